@@ -1,0 +1,208 @@
+import pg from 'pg';
+import { type ColumnDef, quoteIdent } from '../schemas/columns';
+import { type WarehouseTableDef, warehouseTables } from '../schemas/warehouse';
+import { TotesError } from '../errors';
+import { isTransientPgError } from './warehouse-pg-errors';
+
+/**
+ * The warehouse DDL, derived only from src/schemas/warehouse.ts: the 11 star tables in the
+ * warehouse schema, and the pipeline's own bookkeeping in a separate schema, so analysts see
+ * exactly the tables of the spec.
+ */
+
+export interface WarehouseSchemaNames {
+  /** Where the 11 star tables live. */
+  readonly schema: string;
+  /** Where the pipeline's bookkeeping lives (dimension versions, load log). */
+  readonly bookkeepingSchema: string;
+}
+
+export const defaultWarehouseSchemaNames: WarehouseSchemaNames = { schema: 'public', bookkeepingSchema: 'totes' };
+
+/** Any fixed number will do, as long as only this module uses it. */
+const DDL_ADVISORY_LOCK_KEY = 748_201_905;
+
+/** PostgreSQL silently truncates longer names, which would break the "add only if missing" check. */
+const MAX_IDENTIFIER_LENGTH = 63;
+
+function name(identifier: string): string {
+  if (identifier.length > MAX_IDENTIFIER_LENGTH) throw new Error(`identifier ${identifier} is longer than ${MAX_IDENTIFIER_LENGTH} characters`);
+  return identifier;
+}
+
+export function qualified(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/** The SQL type of a warehouse column. */
+export function sqlType(column: ColumnDef): string {
+  const type = column.type;
+  switch (type.kind) {
+    case 'int':
+      return 'integer';
+    case 'identity':
+      return 'integer GENERATED ALWAYS AS IDENTITY';
+    case 'text':
+      return type.maxLength === undefined ? 'varchar' : `varchar(${type.maxLength})`;
+    case 'decimal':
+      return type.precision === undefined ? 'numeric' : `numeric(${type.precision},${type.scale})`;
+    case 'date':
+      return 'date';
+    case 'time':
+      return 'time(6)';
+    case 'boolean':
+      return 'boolean';
+    case 'timestamp':
+    case 'dateText':
+      throw new Error(`column ${column.name}: ${type.kind} is a source type, not a warehouse type`);
+  }
+}
+
+/** A named constraint, added with ALTER TABLE only when no constraint of that name exists. */
+export interface ConstraintDdl {
+  readonly table: string;
+  readonly name: string;
+  readonly definition: string;
+}
+
+export interface WarehouseDdl {
+  readonly tables: string[];
+  readonly constraints: ConstraintDdl[];
+  readonly indexes: string[];
+}
+
+function createTable(schema: string, table: WarehouseTableDef): string {
+  const columns = table.columns.map((column) => `  ${quoteIdent(column.name)} ${sqlType(column)}${column.nullable ? '' : ' NOT NULL'}`);
+  const primaryKey = `  CONSTRAINT ${quoteIdent(name(`${table.name}_pkey`))} PRIMARY KEY (${table.primaryKey.map(quoteIdent).join(', ')})`;
+  return `CREATE TABLE IF NOT EXISTS ${qualified(schema, table.name)} (\n${[...columns, primaryKey].join(',\n')}\n)`;
+}
+
+function constraintsOf(schema: string, table: WarehouseTableDef): ConstraintDdl[] {
+  const constraints: ConstraintDdl[] = [];
+  if (table.kind === 'fact') {
+    constraints.push({
+      table: table.name,
+      name: name(`${table.name}_version_key`),
+      definition: `UNIQUE (${table.versionKey.map(quoteIdent).join(', ')})`,
+    });
+  }
+  for (const column of table.columns) {
+    if (!column.references) continue;
+    constraints.push({
+      table: table.name,
+      name: name(`${table.name}_${column.name}_fkey`),
+      definition: `FOREIGN KEY (${quoteIdent(column.name)}) REFERENCES ${qualified(schema, column.references.table)} (${quoteIdent(column.references.column)})`,
+    });
+  }
+  return constraints;
+}
+
+/**
+ * Fact foreign keys get an index each: PostgreSQL indexes only the referenced side, and analysts
+ * filter and join facts by these columns (dates most of all).
+ */
+function indexesOf(schema: string, table: WarehouseTableDef): string[] {
+  if (table.kind !== 'fact') return [];
+  return table.columns
+    .filter((column) => column.references)
+    .map((column) => `CREATE INDEX IF NOT EXISTS ${quoteIdent(name(`${table.name}_${column.name}_idx`))} ON ${qualified(schema, table.name)} (${quoteIdent(column.name)})`);
+}
+
+function bookkeepingTables(bookkeeping: string): string[] {
+  return [
+    // The newest source version applied per dimension row; the dimension itself stays exactly as specified.
+    `CREATE TABLE IF NOT EXISTS ${qualified(bookkeeping, 'dimension_version')} (
+  "table_name" varchar NOT NULL,
+  "natural_id" varchar NOT NULL,
+  "version" varchar NOT NULL,
+  "updated_at" timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "dimension_version_pkey" PRIMARY KEY ("table_name", "natural_id")
+)`,
+    // One row per processed object: what `totes status` and the dashboard report.
+    `CREATE TABLE IF NOT EXISTS ${qualified(bookkeeping, 'load_log')} (
+  "key" varchar NOT NULL,
+  "table_name" varchar NOT NULL,
+  "rows_in_file" integer NOT NULL,
+  "rows_applied" integer NOT NULL,
+  "loaded_at" timestamptz NOT NULL DEFAULT now(),
+  "last_delivered_at" timestamptz NOT NULL DEFAULT now(),
+  "deliveries" integer NOT NULL DEFAULT 1,
+  CONSTRAINT "load_log_pkey" PRIMARY KEY ("key")
+)`,
+  ];
+}
+
+/** Every statement of the warehouse schema, in an order that satisfies the foreign keys. */
+export function warehouseDdl(names: WarehouseSchemaNames = defaultWarehouseSchemaNames): WarehouseDdl {
+  const { schema, bookkeepingSchema } = names;
+  return {
+    tables: [...warehouseTables.map((table) => createTable(schema, table)), ...bookkeepingTables(bookkeepingSchema)],
+    constraints: warehouseTables.flatMap((table) => constraintsOf(schema, table)),
+    indexes: [
+      ...warehouseTables.flatMap((table) => indexesOf(schema, table)),
+      `CREATE INDEX IF NOT EXISTS "load_log_loaded_at_idx" ON ${qualified(bookkeepingSchema, 'load_log')} ("loaded_at")`,
+    ],
+  };
+}
+
+async function existingConstraints(client: pg.ClientBase, schema: string): Promise<Set<string>> {
+  const result = await client.query<{ table_name: string; constraint_name: string }>(
+    `SELECT rel.relname AS table_name, con.conname AS constraint_name
+       FROM pg_constraint con
+       JOIN pg_class rel ON rel.oid = con.conrelid
+       JOIN pg_namespace nsp ON nsp.oid = rel.relnamespace
+      WHERE nsp.nspname = $1`,
+    [schema],
+  );
+  return new Set(result.rows.map((row) => `${row.table_name}.${row.constraint_name}`));
+}
+
+async function applyDdl(client: pg.ClientBase, names: WarehouseSchemaNames): Promise<void> {
+  const ddl = warehouseDdl(names);
+  await client.query('BEGIN');
+  try {
+    // Serialises concurrent cold starts: CREATE ... IF NOT EXISTS alone races on the catalog.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_ADVISORY_LOCK_KEY]);
+    // CREATE SCHEMA checks the database's CREATE privilege even when the schema exists, so a
+    // role that owns only its schemas (the usual RDS setup) must not run it needlessly.
+    const schemas = await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [
+      [names.schema, names.bookkeepingSchema],
+    ]);
+    const presentSchemas = new Set(schemas.rows.map((row) => row.nspname));
+    for (const schema of new Set([names.schema, names.bookkeepingSchema])) {
+      if (!presentSchemas.has(schema)) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    }
+    for (const statement of ddl.tables) await client.query(statement);
+    const existing = await existingConstraints(client, names.schema);
+    for (const constraint of ddl.constraints) {
+      if (existing.has(`${constraint.table}.${constraint.name}`)) continue;
+      await client.query(`ALTER TABLE ${qualified(names.schema, constraint.table)} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`);
+    }
+    for (const statement of ddl.indexes) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Creates the warehouse and bookkeeping schemas if they are missing. Idempotent and safe to run
+ * from several processes at once: everything happens in one transaction under an advisory lock,
+ * and a second run finds every table, constraint and index in place and changes nothing.
+ */
+export async function ensureWarehouseSchema(db: pg.Pool | pg.ClientBase, names: Partial<WarehouseSchemaNames> = {}): Promise<void> {
+  const resolved: WarehouseSchemaNames = { ...defaultWarehouseSchemaNames, ...names };
+  const client = db instanceof pg.Pool ? await db.connect() : db;
+  try {
+    await applyDdl(client, resolved);
+  } catch (error) {
+    throw new TotesError(`cannot create the warehouse schema ${resolved.schema}: ${error instanceof Error ? error.message : String(error)}`, {
+      context: { stage: 'load' },
+      retryable: isTransientPgError(error),
+      cause: error,
+    });
+  } finally {
+    if (db instanceof pg.Pool) (client as pg.PoolClient).release();
+  }
+}
