@@ -1,0 +1,133 @@
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { TotesError } from '../errors';
+import { quoteIdent } from '../schemas/columns';
+import { normaliseSourceTimestamp } from '../schemas/keys';
+import { sourceIdColumn, sourceTable, type SourceTableName } from '../schemas/source';
+import type { ChangeQuery, ChangeSet, RowVersion, SourceReader } from '../stages/extract/ports';
+
+/** A ready pool, or a factory that builds one on first use (so a missing secret fails one tick, not the cold start). */
+export type PoolProvider = pg.Pool | (() => Promise<pg.Pool>);
+
+interface ChunkBoundary {
+  readonly n: number;
+  readonly id: number;
+  readonly lastUpdated: string;
+}
+
+/**
+ * Reads a table's changes in one `REPEATABLE READ READ ONLY` transaction, so the chunk plan and
+ * every chunk's COPY see the same snapshot.
+ *
+ * COPY accepts no bind parameters, so every value (the lower bound, the excluded versions, the
+ * chunk bounds) is bound to `set_config(…, is_local => true)` and the fixed COPY text reads it
+ * back with `current_setting`. No value is ever spliced into SQL; identifiers come from
+ * src/schemas and are quoted.
+ */
+export function createPgSourceReader(pool: PoolProvider): SourceReader {
+  const getPool = typeof pool === 'function' ? pool : async () => pool;
+  return {
+    async withChanges(table, query, work) {
+      const client = await connect(table, getPool);
+      try {
+        const changes = await openChangeSet(client, table, query);
+        const result = await work(changes);
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
+        // Destroy rather than ROLLBACK: a half-read COPY stream would block a ROLLBACK forever,
+        // and closing the connection ends the transaction anyway.
+        client.release(true);
+        throw error;
+      }
+    },
+  };
+}
+
+async function connect(table: SourceTableName, getPool: () => Promise<pg.Pool>): Promise<pg.PoolClient> {
+  try {
+    return await (await getPool()).connect();
+  } catch (error) {
+    throw new TotesError(`cannot connect to the source database to read ${table}`, { context: { stage: 'extract', table }, retryable: true, cause: error });
+  }
+}
+
+async function sourceQuery<R extends pg.QueryResultRow>(client: pg.PoolClient, table: SourceTableName, text: string, values: unknown[] = []): Promise<R[]> {
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } catch (error) {
+    throw new TotesError(`cannot read ${table} from the source database`, { context: { stage: 'extract', table }, retryable: true, cause: error });
+  }
+}
+
+async function openChangeSet(client: pg.PoolClient, table: SourceTableName, query: ChangeQuery): Promise<ChangeSet> {
+  const definition = sourceTable(table);
+  const relation = quoteIdent(definition.name);
+  const id = `t.${quoteIdent(sourceIdColumn(definition))}`;
+  const columns = definition.columns.map((column) => `t.${quoteIdent(column.name)}`).join(', ');
+  const changed = `${relation} AS t
+    WHERE t.last_updated > current_setting('totes.after')::timestamp
+      AND NOT EXISTS (
+        SELECT 1 FROM unnest(current_setting('totes.done_ids')::int[], current_setting('totes.done_versions')::timestamp[]) AS done(id, last_updated)
+        WHERE done.id = ${id} AND done.last_updated = t.last_updated)`;
+
+  await sourceQuery(client, table, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  // ISO output keeps timestamps at full precision (`2024-11-20 16:25:45.036123`) in CSV and text
+  // casts; numerics are exact in COPY whatever extra_float_digits says.
+  await sourceQuery(client, table, "SET LOCAL DateStyle = 'ISO, YMD'");
+  await sourceQuery(client, table, "SELECT set_config('totes.after', $1, true), set_config('totes.done_ids', $2::int[]::text, true), set_config('totes.done_versions', $3::timestamp[]::text, true)", [
+    query.after ?? '-infinity',
+    query.exclude.map((version) => version.id),
+    query.exclude.map((version) => version.lastUpdated),
+  ]);
+
+  // Keyset chunk boundaries: the (last_updated, id) of every maxRowsPerChunk-th row and of the
+  // last one. Only the boundaries leave the server, so memory stays flat whatever the volume.
+  const boundaries = (
+    await sourceQuery<{ n: number; id: number; last_updated: string }>(
+      client,
+      table,
+      `SELECT n::int AS n, id, last_updated::text AS last_updated FROM (
+         SELECT ${id} AS id, t.last_updated, row_number() OVER (ORDER BY t.last_updated, ${id}) AS n, count(*) OVER () AS total
+         FROM ${changed}) AS ranked
+       WHERE n % $1 = 0 OR n = total ORDER BY n`,
+      [query.maxRowsPerChunk],
+    )
+  ).map((row): ChunkBoundary => ({ n: row.n, id: row.id, lastUpdated: normaliseSourceTimestamp(row.last_updated) }));
+
+  const chunkRows = boundaries.map((boundary, index) => boundary.n - (boundaries[index - 1]?.n ?? 0));
+  const copySql = `COPY (SELECT ${columns} FROM ${changed}
+      AND (t.last_updated, ${id}) > (current_setting('totes.chunk_after_ts')::timestamp, current_setting('totes.chunk_after_id')::int)
+      AND (t.last_updated, ${id}) <= (current_setting('totes.chunk_to_ts')::timestamp, current_setting('totes.chunk_to_id')::int)
+      ORDER BY t.last_updated, ${id}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
+
+  return {
+    rows: boundaries.at(-1)?.n ?? 0,
+    chunkRows,
+    maxLastUpdated: boundaries.at(-1)?.lastUpdated ?? null,
+    async chunkCsv(index: number): Promise<Readable> {
+      const to = boundaries[index];
+      if (!to) throw new Error(`${table} has no chunk ${index}`);
+      const after = boundaries[index - 1];
+      await sourceQuery(
+        client,
+        table,
+        "SELECT set_config('totes.chunk_after_ts', $1, true), set_config('totes.chunk_after_id', $2, true), set_config('totes.chunk_to_ts', $3, true), set_config('totes.chunk_to_id', $4, true)",
+        [after?.lastUpdated ?? '-infinity', String(after?.id ?? 0), to.lastUpdated, String(to.id)],
+      );
+      return client.query(copyTo(copySql));
+    },
+    async versionsAfter(afterTimestamp: string, limit: number): Promise<RowVersion[]> {
+      const rows = await sourceQuery<{ id: number; last_updated: string }>(
+        client,
+        table,
+        `SELECT ${id} AS id, t.last_updated::text AS last_updated FROM ${changed}
+           AND t.last_updated > $1::timestamp ORDER BY t.last_updated DESC, ${id} DESC LIMIT $2`,
+        [afterTimestamp, limit],
+      );
+      return rows.map((row) => ({ id: row.id, lastUpdated: normaliseSourceTimestamp(row.last_updated) }));
+    },
+  };
+}
