@@ -1,0 +1,364 @@
+import { InvalidInputError } from '../../errors';
+import { createParquetEncoder, encodeParquet, parquetColumnsFor } from '../../parquet/codec';
+import { currencyName } from '../../reference/iso4217';
+import type { SourceTableName } from '../../schemas/source';
+import type { CellValue, Row } from '../../schemas/rows';
+import {
+  SOURCE_VERSION_COLUMN,
+  dimCounterparty, dimCurrency, dimDate, dimDesign, dimLocation, dimPaymentType, dimStaff, dimTransaction,
+  factPayment, factPurchaseOrder, factSalesOrder,
+  type FactDef, type WarehouseTableDef,
+} from '../../schemas/warehouse';
+import { dimDateRow } from '../shared/dim-date';
+import type { RowSink } from './csv';
+import type { SourceStateStore, StateTableName } from './state';
+import { CellRuleError, parseDecimal } from './values';
+
+/** One warehouse table's Parquet file for one ingestion object, encoded but not yet written. */
+export interface TableOutput {
+  readonly table: WarehouseTableDef;
+  readonly rows: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Turns the validated rows of one ingestion object into warehouse files. `add` runs inside the
+ * CSV parse (synchronous, no per-row await); `finish` runs once the whole object was valid.
+ */
+export interface WarehouseBuilder {
+  readonly add: RowSink;
+  finish(state: SourceStateStore): Promise<TableOutput[]>;
+}
+
+export interface BuildOptions {
+  readonly key: string;
+  readonly rowGroupSize: number;
+}
+
+/** A row in the dimension's column order, ending with its source version. */
+type DimensionRow = Row & { [SOURCE_VERSION_COLUMN]: string };
+
+const UNKNOWN_LOCATION = 'Unknown';
+
+const str = (row: Row, column: string): string => row[column] as string;
+const num = (row: Row, column: string): number => row[column] as number;
+const nullableStr = (row: Row, column: string): string | null => row[column] as string | null;
+
+/** `YYYY-MM-DD HH:MM:SS.ffffff` → date and time parts; the time keeps its microseconds. */
+const datePart = (timestamp: string) => timestamp.slice(0, 10);
+const timePart = (timestamp: string) => timestamp.slice(11);
+
+function auditColumns(row: Row): Row {
+  const createdAt = str(row, 'created_at');
+  const lastUpdated = str(row, 'last_updated');
+  return {
+    created_date: datePart(createdAt),
+    created_time: timePart(createdAt),
+    last_updated_date: datePart(lastUpdated),
+    last_updated_time: timePart(lastUpdated),
+  };
+}
+
+function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSize: number): TableOutput[] {
+  if (rows.length === 0) return [];
+  return [{ table, rows: rows.length, bytes: encodeParquet(parquetColumnsFor(table), rows, { rowGroupSize }) }];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts: every version observed becomes a row, so they are streamed into the encoder in chunks
+// of one row group and never held whole. The dates they refer to feed dim_date.
+
+interface FactMapping {
+  readonly fact: FactDef;
+  readonly toFact: (row: Row) => Row;
+  /** Fact columns holding dates that must exist in dim_date. */
+  readonly dateColumns: readonly string[];
+}
+
+const auditDates = ['created_date', 'last_updated_date'];
+
+const salesOrderMapping: FactMapping = {
+  fact: factSalesOrder,
+  dateColumns: [...auditDates, 'agreed_payment_date', 'agreed_delivery_date'],
+  toFact: (row) => ({
+    sales_order_id: num(row, 'sales_order_id'),
+    ...auditColumns(row),
+    sales_staff_id: num(row, 'staff_id'),
+    counterparty_id: num(row, 'counterparty_id'),
+    units_sold: num(row, 'units_sold'),
+    unit_price: str(row, 'unit_price'),
+    currency_id: num(row, 'currency_id'),
+    design_id: num(row, 'design_id'),
+    agreed_payment_date: str(row, 'agreed_payment_date'),
+    agreed_delivery_date: str(row, 'agreed_delivery_date'),
+    agreed_delivery_location_id: num(row, 'agreed_delivery_location_id'),
+  }),
+};
+
+const purchaseOrderMapping: FactMapping = {
+  fact: factPurchaseOrder,
+  dateColumns: [...auditDates, 'agreed_delivery_date', 'agreed_payment_date'],
+  toFact: (row) => ({
+    purchase_order_id: num(row, 'purchase_order_id'),
+    ...auditColumns(row),
+    staff_id: num(row, 'staff_id'),
+    counterparty_id: num(row, 'counterparty_id'),
+    item_code: str(row, 'item_code'),
+    item_quantity: num(row, 'item_quantity'),
+    item_unit_price: str(row, 'item_unit_price'),
+    currency_id: num(row, 'currency_id'),
+    agreed_delivery_date: str(row, 'agreed_delivery_date'),
+    agreed_payment_date: str(row, 'agreed_payment_date'),
+    agreed_delivery_location_id: num(row, 'agreed_delivery_location_id'),
+  }),
+};
+
+/** The account numbers are deliberately dropped: the warehouse has no use for them. */
+const paymentMapping: FactMapping = {
+  fact: factPayment,
+  dateColumns: [...auditDates, 'payment_date'],
+  toFact: (row) => ({
+    payment_id: num(row, 'payment_id'),
+    ...auditColumns(row),
+    transaction_id: num(row, 'transaction_id'),
+    counterparty_id: num(row, 'counterparty_id'),
+    payment_amount: str(row, 'payment_amount'),
+    currency_id: num(row, 'currency_id'),
+    payment_type_id: num(row, 'payment_type_id'),
+    paid: row.paid as boolean,
+    payment_date: str(row, 'payment_date'),
+  }),
+};
+
+function factBuilder(mapping: FactMapping, options: BuildOptions): WarehouseBuilder {
+  const { fact, toFact, dateColumns } = mapping;
+  const encoder = createParquetEncoder(parquetColumnsFor(fact), { rowGroupSize: options.rowGroupSize });
+  // The source money has no precision but the warehouse column may (numeric(10,2)): a value that
+  // cannot be stored fails here, naming its line, rather than at load.
+  const boundedDecimals = fact.columns.flatMap((column) =>
+    column.type.kind === 'decimal' && column.type.precision !== undefined ? [{ name: column.name, scale: column.type.scale, precision: column.type.precision }] : [],
+  );
+  const dates = new Set<string>();
+  let chunk: Row[] = [];
+  const flush = () => {
+    encoder.append(chunk);
+    chunk = [];
+  };
+  return {
+    add: (row, line) => {
+      const factRow = toFact(row);
+      for (const { name, scale, precision } of boundedDecimals) {
+        try {
+          parseDecimal(factRow[name] as string, scale, precision);
+        } catch (error) {
+          if (!(error instanceof CellRuleError)) throw error;
+          throw new InvalidInputError(`${options.key} line ${line}, column ${name}: ${error.message}`, {
+            stage: 'transform', key: options.key, table: fact.name, line, column: name,
+          });
+        }
+      }
+      for (const column of dateColumns) dates.add(factRow[column] as string);
+      chunk.push(factRow);
+      if (chunk.length >= options.rowGroupSize) flush();
+    },
+    finish: async () => {
+      flush();
+      if (encoder.rowCount === 0) return [];
+      const dateRows = [...dates].sort().map(dimDateRow);
+      return [
+        ...encodeTable(dimDate, dateRows, options.rowGroupSize),
+        { table: fact, rows: encoder.rowCount, bytes: encoder.finish() },
+      ];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dimensions: small tables, held whole. Within one object an id keeps its newest version only,
+// so a file never carries two rows for one dimension key.
+
+function versioned(row: Row, version: string): DimensionRow {
+  return { ...row, [SOURCE_VERSION_COLUMN]: version };
+}
+
+const dimLocationRow = (address: Row): DimensionRow =>
+  versioned({
+    location_id: num(address, 'address_id'),
+    address_line_1: str(address, 'address_line_1'),
+    address_line_2: nullableStr(address, 'address_line_2'),
+    district: nullableStr(address, 'district'),
+    city: str(address, 'city'),
+    postal_code: str(address, 'postal_code'),
+    country: str(address, 'country'),
+    phone: str(address, 'phone'),
+  }, str(address, 'last_updated'));
+
+const dimCounterpartyRow = (counterparty: Row, address: Row): DimensionRow =>
+  versioned({
+    counterparty_id: num(counterparty, 'counterparty_id'),
+    counterparty_legal_name: str(counterparty, 'counterparty_legal_name'),
+    counterparty_legal_address_line_1: str(address, 'address_line_1'),
+    counterparty_legal_address_line_2: nullableStr(address, 'address_line_2'),
+    counterparty_legal_district: nullableStr(address, 'district'),
+    counterparty_legal_city: str(address, 'city'),
+    counterparty_legal_postal_code: str(address, 'postal_code'),
+    counterparty_legal_country: str(address, 'country'),
+    counterparty_legal_phone_number: str(address, 'phone'),
+  }, `${str(counterparty, 'last_updated')}|${str(address, 'last_updated')}`);
+
+const dimStaffRow = (staff: Row, department: Row): DimensionRow =>
+  versioned({
+    staff_id: num(staff, 'staff_id'),
+    first_name: str(staff, 'first_name'),
+    last_name: str(staff, 'last_name'),
+    department_name: str(department, 'department_name'),
+    location: nullableStr(department, 'location') ?? UNKNOWN_LOCATION,
+    email_address: str(staff, 'email_address'),
+  }, `${str(staff, 'last_updated')}|${str(department, 'last_updated')}`);
+
+const dimCurrencyRow = (currency: Row): DimensionRow =>
+  versioned({
+    currency_id: num(currency, 'currency_id'),
+    currency_code: str(currency, 'currency_code'),
+    currency_name: currencyName(str(currency, 'currency_code')),
+  }, str(currency, 'last_updated'));
+
+const dimDesignRow = (design: Row): DimensionRow =>
+  versioned({
+    design_id: num(design, 'design_id'),
+    design_name: str(design, 'design_name'),
+    file_location: str(design, 'file_location'),
+    file_name: str(design, 'file_name'),
+  }, str(design, 'last_updated'));
+
+const dimPaymentTypeRow = (paymentType: Row): DimensionRow =>
+  versioned({
+    payment_type_id: num(paymentType, 'payment_type_id'),
+    payment_type_name: str(paymentType, 'payment_type_name'),
+  }, str(paymentType, 'last_updated'));
+
+const dimTransactionRow = (transaction: Row): DimensionRow =>
+  versioned({
+    transaction_id: num(transaction, 'transaction_id'),
+    transaction_type: str(transaction, 'transaction_type'),
+    sales_order_id: transaction.sales_order_id as number | null,
+    purchase_order_id: transaction.purchase_order_id as number | null,
+  }, str(transaction, 'last_updated'));
+
+function byId(rows: Iterable<Row>, idColumn: string): Map<CellValue, Row> {
+  return new Map([...rows].map((row) => [row[idColumn] ?? null, row]));
+}
+
+/** Sorted by the dimension key, so reprocessing an input encodes the same file. */
+function sortedByKey(rows: DimensionRow[], keyColumn: string): DimensionRow[] {
+  return rows.sort((a, b) => num(a, keyColumn) - num(b, keyColumn));
+}
+
+type DimensionFinish = (rows: Row[], state: SourceStateStore) => Promise<Array<readonly [WarehouseTableDef, Row[]]>>;
+
+const standalone = (table: WarehouseTableDef, toRow: (row: Row) => DimensionRow): DimensionFinish =>
+  async (rows) => [[table, rows.map(toRow)]];
+
+/**
+ * A dimension fed by two source tables. The input's own rows go to state first, then the partner
+ * table is read: see state.ts for why this order makes concurrent transforms safe.
+ */
+function joined(options: {
+  own: StateTableName;
+  ownId: string;
+  partner: StateTableName;
+  build: (rows: Row[], partnerRows: Row[]) => DimensionRow[];
+  also?: (rows: Row[]) => Array<readonly [WarehouseTableDef, Row[]]>;
+  table: WarehouseTableDef;
+}): DimensionFinish {
+  return async (rows, state) => {
+    await state.putLatest(options.own, options.ownId, rows);
+    const partnerRows = await state.readAll(options.partner);
+    return [...(options.also?.(rows) ?? []), [options.table, options.build(rows, partnerRows)]];
+  };
+}
+
+const dimensionFinishers: Readonly<Record<string, DimensionFinish>> = {
+  currency: standalone(dimCurrency, dimCurrencyRow),
+  design: standalone(dimDesign, dimDesignRow),
+  payment_type: standalone(dimPaymentType, dimPaymentTypeRow),
+  transaction: standalone(dimTransaction, dimTransactionRow),
+  address: joined({
+    own: 'address', ownId: 'address_id', partner: 'counterparty', table: dimCounterparty,
+    also: (addresses) => [[dimLocation, addresses.map(dimLocationRow)]],
+    // Every counterparty whose legal address changed is rebuilt with the new address.
+    build: (addresses, counterparties) => {
+      const addressById = byId(addresses, 'address_id');
+      return counterparties.flatMap((counterparty) => {
+        const address = addressById.get(counterparty.legal_address_id ?? null);
+        return address ? [dimCounterpartyRow(counterparty, address)] : [];
+      });
+    },
+  }),
+  counterparty: joined({
+    own: 'counterparty', ownId: 'counterparty_id', partner: 'address', table: dimCounterparty,
+    build: (counterparties, addresses) => {
+      const addressById = byId(addresses, 'address_id');
+      return counterparties.flatMap((counterparty) => {
+        const address = addressById.get(counterparty.legal_address_id ?? null);
+        return address ? [dimCounterpartyRow(counterparty, address)] : [];
+      });
+    },
+  }),
+  department: joined({
+    own: 'department', ownId: 'department_id', partner: 'staff', table: dimStaff,
+    // Every staff member of a changed department is rebuilt (a move to Liverpool reaches them all).
+    build: (departments, staff) => {
+      const departmentById = byId(departments, 'department_id');
+      return staff.flatMap((member) => {
+        const department = departmentById.get(member.department_id ?? null);
+        return department ? [dimStaffRow(member, department)] : [];
+      });
+    },
+  }),
+  staff: joined({
+    own: 'staff', ownId: 'staff_id', partner: 'department', table: dimStaff,
+    build: (staff, departments) => {
+      const departmentById = byId(departments, 'department_id');
+      return staff.flatMap((member) => {
+        const department = departmentById.get(member.department_id ?? null);
+        return department ? [dimStaffRow(member, department)] : [];
+      });
+    },
+  }),
+};
+
+function dimensionBuilder(finishDimensions: DimensionFinish, idColumn: string, options: BuildOptions): WarehouseBuilder {
+  const latestById = new Map<number, Row>();
+  return {
+    add: (row) => {
+      const id = num(row, idColumn);
+      const held = latestById.get(id);
+      if (!held || str(held, 'last_updated') <= str(row, 'last_updated')) latestById.set(id, row);
+    },
+    finish: async (state) => {
+      if (latestById.size === 0) return [];
+      const tables = await finishDimensions([...latestById.values()], state);
+      return tables.flatMap(([table, rows]) =>
+        encodeTable(table, sortedByKey(rows as DimensionRow[], table.primaryKey[0] ?? ''), options.rowGroupSize),
+      );
+    },
+  };
+}
+
+/** The builder for one source table: which warehouse tables it feeds and how. */
+export function warehouseBuilderFor(source: SourceTableName, idColumn: string, options: BuildOptions): WarehouseBuilder {
+  switch (source) {
+    case 'sales_order':
+      return factBuilder(salesOrderMapping, options);
+    case 'purchase_order':
+      return factBuilder(purchaseOrderMapping, options);
+    case 'payment':
+      return factBuilder(paymentMapping, options);
+    default: {
+      const finishDimensions = dimensionFinishers[source];
+      if (!finishDimensions) throw new Error(`no warehouse table is built from source table ${source}`);
+      return dimensionBuilder(finishDimensions, idColumn, options);
+    }
+  }
+}
