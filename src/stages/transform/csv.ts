@@ -1,6 +1,6 @@
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse, type CastingContext, type Info } from 'csv-parse';
+import { CsvError, parse, type CastingContext } from 'csv-parse';
 import { InvalidInputError, TotesError } from '../../errors';
 import { columnNames, type TableDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
@@ -9,9 +9,16 @@ import { CellRuleError, parseCell } from './values';
 /** Receives each validated row with the line it starts on; runs synchronously inside the parse. */
 export type RowSink = (row: Row, line: number) => void;
 
-interface ParsedRecord {
-  readonly record: (string | null)[];
-  readonly info: Info;
+type ParsedRecord = (string | null)[];
+
+/** Line breaks inside a record's quoted fields: the next record starts that many lines later. */
+function lineBreaksIn(record: ParsedRecord): number {
+  let breaks = 0;
+  for (const field of record) {
+    if (field === null) continue;
+    for (let at = field.indexOf('\n'); at !== -1; at = field.indexOf('\n', at + 1)) breaks += 1;
+  }
+  return breaks;
 }
 
 /**
@@ -80,13 +87,12 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
   const tracker = lastByteTracker();
   let headerSeen = false;
   let rows = 0;
-  let previousRecordEndLine = 0;
+  let nextLine = 1;
 
-  const handle = ({ record, info }: ParsedRecord) => {
-    // info.lines is the line a record ends on; a quoted field may span lines, so a record
-    // starts on the line after the previous one ended.
-    const line = previousRecordEndLine + 1;
-    previousRecordEndLine = info.lines;
+  const handle = (record: ParsedRecord) => {
+    // Counted here rather than taken from csv-parse, which counts a quoted CRLF as two lines.
+    const line = nextLine;
+    nextLine = line + 1 + lineBreaksIn(record);
     if (!headerSeen) {
       checkHeader(record, table, key);
       headerSeen = true;
@@ -122,7 +128,7 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
     },
   });
 
-  const parser = parse({ info: true, cast: nullOrText, bom: false, relax_quotes: false });
+  const parser = parse({ cast: nullOrText, bom: false, relax_quotes: false });
   try {
     await pipeline(body, tracker.stream, parser, sink);
   } catch (error) {
@@ -133,10 +139,8 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
   // PostgreSQL ends every record with a newline; a body that does not was cut short, even when
   // its last record happens to have the right number of fields.
   if (tracker.lastByte() !== 0x0a) {
-    throw new InvalidInputError(`${key} line ${previousRecordEndLine}: the last record has no line ending (truncated object?)`, {
-      ...context,
-      line: previousRecordEndLine,
-    });
+    const lastLine = nextLine - 1;
+    throw new InvalidInputError(`${key} line ${lastLine}: the last record has no line ending (truncated object?)`, { ...context, line: lastLine });
   }
   return rows;
 }
