@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { TotesError } from '../errors';
@@ -117,7 +117,12 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
         "SELECT set_config('totes.chunk_after_ts', $1, true), set_config('totes.chunk_after_id', $2, true), set_config('totes.chunk_to_ts', $3, true), set_config('totes.chunk_to_id', $4, true)",
         [after?.lastUpdated ?? '-infinity', String(after?.id ?? 0), to.lastUpdated, String(to.id)],
       );
-      return client.query(copyTo(copySql));
+      const copy = client.query(copyTo(copySql));
+      // Through a PassThrough so a failure mid-COPY reaches the consumer as an error naming the
+      // table, not as a bare pg error inside an S3 upload failure.
+      const csv = new PassThrough();
+      copy.on('error', (error) => csv.destroy(new TotesError(`cannot read ${table} from the source database`, { context: { stage: 'extract', table }, retryable: true, cause: error })));
+      return copy.pipe(csv);
     },
     async versionsAfter(afterTimestamp: string, limit: number): Promise<RowVersion[]> {
       const rows = await sourceQuery<{ id: number; last_updated: string }>(
