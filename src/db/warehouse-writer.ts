@@ -1,0 +1,237 @@
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { InvalidInputError, NotYetAvailableError, TotesError, type ErrorContext } from '../errors';
+import { parquetColumnsFor } from '../parquet/codec';
+import { type ColumnDef, quoteIdent } from '../schemas/columns';
+import type { Row } from '../schemas/rows';
+import { type DimensionDef, type FactDef, type WarehouseTableDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns } from '../schemas/warehouse';
+import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, Warehouse } from '../stages/load/ports';
+import { csvStream } from './warehouse-copy';
+import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType } from './warehouse-ddl';
+import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
+
+/**
+ * The Warehouse port over PostgreSQL. Every object is one transaction on one pooled connection:
+ * COPY into a temporary staging table (dropped at commit), then set-based SQL from staging into
+ * the star tables, then the load log entry. A crash anywhere leaves nothing behind, and every
+ * statement is idempotent, so a redelivery converges to the same warehouse.
+ */
+
+const STAGING = quoteIdent('totes_staging');
+const STAGING_DATES = quoteIdent('totes_staging_dates');
+
+/** Staging uses byte order for versions: version strings compare like JavaScript strings, whatever the database collation. */
+function stagingColumnType(column: ColumnDef): string {
+  return column.name === SOURCE_VERSION_COLUMN ? `${sqlType(column)} COLLATE "C"` : sqlType(column);
+}
+
+function columnList(columns: readonly ColumnDef[]): string {
+  return columns.map((column) => quoteIdent(column.name)).join(', ');
+}
+
+function singleKey(table: WarehouseTableDef): string {
+  const [key, ...rest] = table.primaryKey;
+  if (!key || rest.length > 0) throw new Error(`${table.name} must have a single-column primary key`);
+  return key;
+}
+
+type Transaction<T> = (client: pg.PoolClient) => Promise<{ result: T; commit: boolean }>;
+
+export class PgWarehouse implements Warehouse {
+  private readonly names: WarehouseSchemaNames;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    names: Partial<WarehouseSchemaNames> = {},
+  ) {
+    this.names = { ...defaultWarehouseSchemaNames, ...names };
+  }
+
+  async applyFacts(table: FactDef, rows: readonly Row[], meta: FactApplyMeta): Promise<FactApplyOutcome> {
+    return this.transaction<FactApplyOutcome>({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
+      // Dates first: every fact refers to dim_date, and the dates cost nothing to insert twice.
+      await this.insertDates(client, meta.dates);
+      const columns = fileColumns(table);
+      await this.stage(client, STAGING, columns, rows);
+      const missing = await this.missingReferences(client, table);
+      if (missing.length > 0) return { result: { status: 'waiting', missing }, commit: false };
+      const names = columnList(columns);
+      // Sorted so surrogate ids follow source order; ON CONFLICT absorbs versions already loaded,
+      // including duplicates inside this file.
+      const inserted = await client.query(
+        `INSERT INTO ${this.star(table.name)} (${names})
+         SELECT ${names} FROM ${STAGING} ORDER BY ${table.versionKey.map(quoteIdent).join(', ')}
+         ON CONFLICT (${table.versionKey.map(quoteIdent).join(', ')}) DO NOTHING`,
+      );
+      const rowsApplied = inserted.rowCount ?? 0;
+      await this.logLoad(client, meta.key, table.name, rows.length, rowsApplied);
+      return { result: { status: 'applied', rowsApplied }, commit: true };
+    });
+  }
+
+  async applyDimension(table: DimensionDef, rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }> {
+    if (table.name === dimDate.name) return this.applyDates(rows, meta);
+    return this.transaction({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
+      const columns = parquetColumnsFor(table);
+      await this.stage(client, STAGING, columns, rows);
+      const key = quoteIdent(singleKey(table));
+      const version = quoteIdent(SOURCE_VERSION_COLUMN);
+      const starColumns = fileColumns(table);
+      const names = columnList(starColumns);
+      const updates = starColumns
+        .filter((column) => !table.primaryKey.includes(column.name))
+        .map((column) => `${quoteIdent(column.name)} = EXCLUDED.${quoteIdent(column.name)}`)
+        .join(', ');
+      // The version row is the arbiter: its ON CONFLICT takes a row lock, so concurrent loads of
+      // the same id serialise, and only ids whose version moved forward reach the dimension.
+      // Within one file the newest version of an id wins (DISTINCT ON).
+      const upserted = await client.query(
+        `WITH newest AS (
+           SELECT DISTINCT ON (${key}) * FROM ${STAGING} ORDER BY ${key}, ${version} DESC
+         ), accepted AS (
+           INSERT INTO ${this.bookkeeping('dimension_version')} AS applied ("table_name", "natural_id", "version")
+           SELECT $1, ${key}::text, ${version} FROM newest ORDER BY ${key}
+           ON CONFLICT ("table_name", "natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
+             WHERE applied."version" < EXCLUDED."version"
+           RETURNING "natural_id"
+         )
+         INSERT INTO ${this.star(table.name)} (${names})
+         SELECT ${starColumns.map((column) => `newest.${quoteIdent(column.name)}`).join(', ')}
+           FROM newest JOIN accepted ON accepted."natural_id" = newest.${key}::text
+          ORDER BY newest.${key}
+         ON CONFLICT (${key}) DO UPDATE SET ${updates}`,
+        [table.name],
+      );
+      const rowsApplied = upserted.rowCount ?? 0;
+      await this.logLoad(client, meta.key, table.name, rows.length, rowsApplied);
+      return { result: { rowsApplied }, commit: true };
+    });
+  }
+
+  async applyDates(rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }> {
+    return this.transaction({ stage: 'load', table: dimDate.name, key: meta.key }, async (client) => {
+      const rowsApplied = await this.insertDates(client, rows);
+      await this.logLoad(client, meta.key, dimDate.name, rows.length, rowsApplied);
+      return { result: { rowsApplied }, commit: true };
+    });
+  }
+
+  private star(table: string): string {
+    return qualified(this.names.schema, table);
+  }
+
+  private bookkeeping(table: string): string {
+    return qualified(this.names.bookkeepingSchema, table);
+  }
+
+  private async insertDates(client: pg.PoolClient, rows: readonly Row[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const columns = fileColumns(dimDate);
+    await this.stage(client, STAGING_DATES, columns, rows);
+    const names = columnList(columns);
+    const inserted = await client.query(
+      `INSERT INTO ${this.star(dimDate.name)} (${names}) SELECT ${names} FROM ${STAGING_DATES} ORDER BY 1
+       ON CONFLICT ("date_id") DO NOTHING`,
+    );
+    return inserted.rowCount ?? 0;
+  }
+
+  /** Creates a staging table shaped like the file (types without constraints) and COPYs the rows in. */
+  private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: readonly Row[]): Promise<void> {
+    const definitions = columns.map((column) => `${quoteIdent(column.name)} ${stagingColumnType(column)}`).join(', ');
+    await client.query(`CREATE TEMP TABLE ${staging} (${definitions}) ON COMMIT DROP`);
+    const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT csv)`));
+    await pipeline(csvStream(columns, rows), copy);
+  }
+
+  /** Anti-joins staging against each referenced dimension: which keys are not there yet. */
+  private async missingReferences(client: pg.PoolClient, table: FactDef): Promise<MissingReference[]> {
+    const references = table.columns.filter((column) => column.references !== undefined);
+    const branches = references.map((column, index) => {
+      const target = column.references!;
+      const factColumn = quoteIdent(column.name);
+      return `SELECT ${index} AS reference, s.${factColumn}::text AS id, count(*)::int AS rows
+                FROM ${STAGING} s
+               WHERE NOT EXISTS (SELECT 1 FROM ${this.star(target.table)} d WHERE d.${quoteIdent(target.column)} = s.${factColumn})
+               GROUP BY s.${factColumn}`;
+    });
+    if (branches.length === 0) return [];
+    const result = await client.query<{ reference: number; id: string; rows: number }>(`${branches.join('\nUNION ALL\n')}`);
+    const byReference = new Map<number, { ids: Array<{ id: string }>; rows: number }>();
+    for (const row of result.rows) {
+      const entry = byReference.get(row.reference) ?? { ids: [], rows: 0 };
+      entry.ids.push({ id: row.id });
+      entry.rows += row.rows;
+      byReference.set(row.reference, entry);
+    }
+    return [...byReference.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, entry]) => {
+        const column = references[index]!;
+        const ids = entry.ids.map((each) => each.id);
+        const numeric = ids.every((id) => /^-?\d+$/.test(id));
+        ids.sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
+        return { table: column.references!.table, column: column.references!.column, factColumn: column.name, ids, rows: entry.rows };
+      });
+  }
+
+  private async logLoad(client: pg.PoolClient, key: string, table: string, rowsInFile: number, rowsApplied: number): Promise<void> {
+    // A redelivery keeps the first load's counts and only notes that it came again.
+    await client.query(
+      `INSERT INTO ${this.bookkeeping('load_log')} AS log ("key", "table_name", "rows_in_file", "rows_applied")
+       VALUES ($1, $2, $3, $4)
+       ON CONFLICT ("key") DO UPDATE SET "last_delivered_at" = now(), "deliveries" = log."deliveries" + 1`,
+      [key, table, rowsInFile, rowsApplied],
+    );
+  }
+
+  private async transaction<T>(context: ErrorContext, work: Transaction<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (cause) {
+      throw new TotesError(`cannot connect to the warehouse to load ${context.key}`, { context, retryable: true, cause });
+    }
+    // A connection dropped mid-transaction also surfaces as an 'error' event; without a
+    // listener it would crash the process instead of failing this one object.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const { result, commit } = await work(client);
+      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken ??= rollbackError;
+      });
+      throw translatePgError(error, context);
+    } finally {
+      client.off('error', onError);
+      // A broken connection is destroyed rather than returned to the pool.
+      client.release(broken);
+    }
+  }
+}
+
+/** pg errors become TotesErrors that say whether a retry can help and name the object. */
+export function translatePgError(error: unknown, context: ErrorContext): TotesError {
+  if (error instanceof TotesError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  const where = `${context.table ?? 'warehouse'} object ${context.key ?? '?'}`;
+  const code = pgErrorCode(error);
+  // Dimensions are never deleted, so a foreign key violation means one arrived late after all.
+  if (code === '23503') return new NotYetAvailableError(`${where}: waiting for a dimension row: ${detail}`, context, error);
+  // Class 22 (data exception) and 23502 (NOT NULL): the file's values are wrong, a retry repeats it.
+  if (code === '23502' || code?.startsWith('22')) return new InvalidInputError(`${where}: ${detail}`, context, error);
+  return new TotesError(`${where}: cannot load into the warehouse: ${detail}`, { context, retryable: isTransientPgError(error), cause: error });
+}
+
+/** The warehouse port over a pg Pool; the schemas default to `public` and `totes`. */
+export function createPgWarehouse(pool: pg.Pool, names: Partial<WarehouseSchemaNames> = {}): Warehouse {
+  return new PgWarehouse(pool, names);
+}
