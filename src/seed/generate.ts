@@ -42,7 +42,8 @@ interface OrderSummary {
 }
 
 interface GeneratedOrder {
-  readonly row: Row;
+  /** Built only when the order's own table is copied: transactions and payments need only the summary. */
+  readonly row: () => Row;
   readonly order: OrderSummary;
 }
 
@@ -126,7 +127,7 @@ function* salesOrders(plan: GenerationPlan): Generator<GeneratedOrder> {
     const cents = moneyToCents(row.unit_price);
     if (cents === undefined) throw new Error(`sales_order ${String(row.sales_order_id)} has an invalid unit_price`);
     yield {
-      row,
+      row: () => row,
       order: {
         kind: 'SALE',
         id: row.sales_order_id as number,
@@ -144,28 +145,35 @@ function* salesOrders(plan: GenerationPlan): Generator<GeneratedOrder> {
   const { references } = plan;
   for (let index = 0; index < plan.salesOrders - real; index += 1) {
     // One slot per order with a random offset inside it: spread out, and ascending with the id.
+    // Every draw happens here, in a fixed order, whether or not the row is built.
     const createdMillis = startMillis + Math.floor((index + random.next()) * slotMillis) + 1;
-    const created = millisToTimestamp(createdMillis);
     const units = random.int(1_000, 100_000);
     const cents = random.int(200, 400);
     const counterpartyId = random.pick(references.counterparty);
     const currencyId = random.pick(references.currency);
     const paymentDate = dateAfter(createdMillis, random.int(0, 6));
+    const designId = random.pick(references.design);
+    const staffId = random.pick(references.staff);
+    const deliveryDays = random.int(0, 14);
+    const locationId = random.pick(references.address);
     const id = real + index + 1;
     yield {
-      row: {
-        sales_order_id: id,
-        created_at: created,
-        last_updated: created,
-        design_id: random.pick(references.design),
-        staff_id: random.pick(references.staff),
-        counterparty_id: counterpartyId,
-        units_sold: units,
-        unit_price: centsToMoney(cents),
-        currency_id: currencyId,
-        agreed_delivery_date: dateAfter(createdMillis, random.int(0, 14)),
-        agreed_payment_date: paymentDate,
-        agreed_delivery_location_id: random.pick(references.address),
+      row: () => {
+        const created = millisToTimestamp(createdMillis);
+        return {
+          sales_order_id: id,
+          created_at: created,
+          last_updated: created,
+          design_id: designId,
+          staff_id: staffId,
+          counterparty_id: counterpartyId,
+          units_sold: units,
+          unit_price: centsToMoney(cents),
+          currency_id: currencyId,
+          agreed_delivery_date: dateAfter(createdMillis, deliveryDays),
+          agreed_payment_date: paymentDate,
+          agreed_delivery_location_id: locationId,
+        };
       },
       order: { kind: 'SALE', id, createdMillis, counterpartyId, currencyId, totalCents: units * cents, paymentDate },
     };
@@ -181,7 +189,6 @@ function* purchaseOrders(plan: GenerationPlan): Generator<GeneratedOrder> {
   const { references } = plan;
   for (let index = 0; index < plan.purchaseOrders; index += 1) {
     const createdMillis = firstMillis + Math.floor((index + random.next()) * slotMillis);
-    const created = millisToTimestamp(createdMillis);
     let itemCode = '';
     for (let char = 0; char < 7; char += 1) itemCode += random.pick(itemCodeAlphabet);
     const quantity = random.int(1, 1_000);
@@ -189,21 +196,27 @@ function* purchaseOrders(plan: GenerationPlan): Generator<GeneratedOrder> {
     const counterpartyId = random.pick(references.counterparty);
     const currencyId = random.pick(references.currency);
     const paymentDate = dateAfter(createdMillis, random.int(0, 7));
+    const staffId = random.pick(references.staff);
+    const deliveryDays = random.int(0, 14);
+    const locationId = random.pick(references.address);
     const id = index + 1;
     yield {
-      row: {
-        purchase_order_id: id,
-        created_at: created,
-        last_updated: created,
-        staff_id: random.pick(references.staff),
-        counterparty_id: counterpartyId,
-        item_code: itemCode,
-        item_quantity: quantity,
-        item_unit_price: centsToMoney(cents),
-        currency_id: currencyId,
-        agreed_delivery_date: dateAfter(createdMillis, random.int(0, 14)),
-        agreed_payment_date: paymentDate,
-        agreed_delivery_location_id: random.pick(references.address),
+      row: () => {
+        const created = millisToTimestamp(createdMillis);
+        return {
+          purchase_order_id: id,
+          created_at: created,
+          last_updated: created,
+          staff_id: staffId,
+          counterparty_id: counterpartyId,
+          item_code: itemCode,
+          item_quantity: quantity,
+          item_unit_price: centsToMoney(cents),
+          currency_id: currencyId,
+          agreed_delivery_date: dateAfter(createdMillis, deliveryDays),
+          agreed_payment_date: paymentDate,
+          agreed_delivery_location_id: locationId,
+        };
       },
       order: { kind: 'PURCHASE', id, createdMillis, counterpartyId, currencyId, totalCents: quantity * cents, paymentDate },
     };
@@ -212,11 +225,11 @@ function* purchaseOrders(plan: GenerationPlan): Generator<GeneratedOrder> {
 
 /** Sales orders: the kept real ones, then generated ones with ids continuing after them. */
 export function* salesOrderRows(plan: GenerationPlan): Generator<Row> {
-  for (const { row } of salesOrders(plan)) yield row;
+  for (const { row } of salesOrders(plan)) yield row();
 }
 
 export function* purchaseOrderRows(plan: GenerationPlan): Generator<Row> {
-  for (const { row } of purchaseOrders(plan)) yield row;
+  for (const { row } of purchaseOrders(plan)) yield row();
 }
 
 interface GeneratedTransaction {

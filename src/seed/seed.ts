@@ -125,6 +125,8 @@ export async function seedTotesys(options: SeedOptions): Promise<SeedReport> {
   const started = performance.now();
   try {
     await client.query('BEGIN');
+    // Room for the post-load index builds and foreign-key checks to sort in memory (this transaction only).
+    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     const existing = await client.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name`,
       [totesysTableNames],
