@@ -59,18 +59,19 @@ describe('seedTotesys with the real snapshot', () => {
   });
 
   it('maps column types, nullability, keys and the last_updated index from the schema', async () => {
-    const types = await query<{ column_name: string; data_type: string; is_nullable: string; character_maximum_length: number | null }>(
+    const types = await query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; character_maximum_length: number | null }>(
       database.url,
-      `SELECT column_name, data_type, is_nullable, character_maximum_length FROM information_schema.columns
+      `SELECT table_name, column_name, data_type, is_nullable, character_maximum_length FROM information_schema.columns
         WHERE table_schema = 'public' AND table_name IN ('sales_order', 'currency', 'transaction', 'payment')`,
     );
-    const find = (name: string) => types.find((column) => column.column_name === name);
-    expect(find('unit_price')?.data_type).toBe('numeric');
-    expect(find('created_at')?.data_type).toBe('timestamp without time zone');
-    expect(find('currency_code')).toMatchObject({ data_type: 'character varying', character_maximum_length: 3, is_nullable: 'NO' });
-    expect(find('agreed_payment_date')?.data_type).toBe('character varying');
-    expect(find('sales_order_id')?.is_nullable).toBe('YES'); // transaction.sales_order_id is nullable; sales_order's own id is the PK
-    expect(find('paid')?.data_type).toBe('boolean');
+    const find = (table: string, column: string) => types.find((row) => row.table_name === table && row.column_name === column);
+    expect(find('sales_order', 'unit_price')?.data_type).toBe('numeric');
+    expect(find('sales_order', 'created_at')?.data_type).toBe('timestamp without time zone');
+    expect(find('currency', 'currency_code')).toMatchObject({ data_type: 'character varying', character_maximum_length: 3, is_nullable: 'NO' });
+    expect(find('sales_order', 'agreed_payment_date')?.data_type).toBe('character varying');
+    expect(find('transaction', 'sales_order_id')?.is_nullable).toBe('YES');
+    expect(find('sales_order', 'sales_order_id')?.is_nullable).toBe('NO');
+    expect(find('payment', 'paid')?.data_type).toBe('boolean');
 
     const foreignKeys = await query<{ count: string }>(
       database.url,
