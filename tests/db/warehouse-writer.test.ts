@@ -1,0 +1,157 @@
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { WarehouseSchemaNames } from '../../src/db/warehouse-ddl';
+import { PgWarehouse, translatePgError } from '../../src/db/warehouse-writer';
+import { InvalidInputError, NotYetAvailableError, TotesError } from '../../src/errors';
+import { dimPaymentType, dimTransaction, factPayment, dimCounterparty, dimCurrency } from '../../src/schemas/warehouse';
+import { dimDateRow } from '../../src/stages/shared/dim-date';
+import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { count, counterpartyRow, createWarehouseSchemas, currencyRow } from '../stages/load/fixtures';
+
+let database: TestDatabase;
+let pool: pg.Pool;
+let names: WarehouseSchemaNames;
+let warehouse: PgWarehouse;
+
+beforeAll(async () => {
+  database = await createTestDatabase('totes_writer');
+  pool = new pg.Pool({ connectionString: database.url, max: 6 });
+});
+
+afterAll(async () => {
+  await pool.end();
+  await database.drop();
+});
+
+beforeEach(async () => {
+  names = await createWarehouseSchemas(pool);
+  warehouse = new PgWarehouse(pool, names);
+});
+
+const V1 = '2024-11-20 15:22:10.531518';
+const star = (table: string) => `"${names.schema}"."${table}"`;
+
+function paymentRow(id: number, paid: boolean) {
+  return {
+    payment_id: id, created_date: '2024-11-20', created_time: '15:22:10.531518', last_updated_date: '2024-11-21',
+    last_updated_time: '09:38:15.221234', transaction_id: 1, counterparty_id: 1, payment_amount: '12345678.90',
+    currency_id: 1, payment_type_id: 3, paid, payment_date: '2024-11-22',
+  };
+}
+
+async function loadPaymentDimensions(): Promise<void> {
+  await warehouse.applyDimension(dimTransaction, [{ transaction_id: 1, transaction_type: 'SALE', sales_order_id: 9, purchase_order_id: null, _source_version: V1 }], { key: 'dim_transaction/1' });
+  await warehouse.applyDimension(dimPaymentType, [{ payment_type_id: 3, payment_type_name: 'SALES_REFUND', _source_version: V1 }], { key: 'dim_payment_type/1' });
+  await warehouse.applyDimension(dimCounterparty, [counterpartyRow(1, V1)], { key: 'dim_counterparty/1' });
+  await warehouse.applyDimension(dimCurrency, [currencyRow(1, 'GBP', 'Pound Sterling', V1)], { key: 'dim_currency/1' });
+}
+
+const paymentDates = ['2024-11-20', '2024-11-21', '2024-11-22'].map(dimDateRow);
+
+describe('PgWarehouse', () => {
+  it('loads payments with booleans and unconstrained numerics exactly', async () => {
+    // prepare
+    await loadPaymentDimensions();
+
+    // act
+    const outcome = await warehouse.applyFacts(factPayment, [paymentRow(1, true), paymentRow(2, false)], { key: 'fact_payment/1', dates: paymentDates });
+
+    // assert
+    expect(outcome).toEqual({ status: 'applied', rowsApplied: 2 });
+    const rows = await pool.query(`SELECT payment_id, paid, payment_amount::text FROM ${star('fact_payment')} ORDER BY payment_id`);
+    expect(rows.rows).toEqual([
+      { payment_id: 1, paid: true, payment_amount: '12345678.90' },
+      { payment_id: 2, paid: false, payment_amount: '12345678.90' },
+    ]);
+  });
+
+  it('loads the same fact object concurrently exactly once', async () => {
+    // prepare
+    await loadPaymentDimensions();
+    const rows = [paymentRow(1, true), paymentRow(2, false), paymentRow(3, true)];
+
+    // act
+    const outcomes = await Promise.all([1, 2, 3, 4].map((attempt) => warehouse.applyFacts(factPayment, rows, { key: `fact_payment/${attempt}`, dates: paymentDates })));
+
+    // assert
+    const applied = outcomes.map((outcome) => (outcome.status === 'applied' ? outcome.rowsApplied : -1));
+    expect(applied.reduce((sum, each) => sum + each, 0)).toBe(3);
+    expect(await count(pool, star('fact_payment'))).toBe(3);
+    expect(await count(pool, star('dim_date'))).toBe(3);
+  });
+
+  it('reports missing dimensions and writes nothing, not even the dates', async () => {
+    // prepare: no dimensions at all
+
+    // act
+    const outcome = await warehouse.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/1', dates: paymentDates });
+
+    // assert
+    expect(outcome).toEqual({
+      status: 'waiting',
+      missing: [
+        { table: 'dim_transaction', column: 'transaction_id', factColumn: 'transaction_id', ids: ['1'], rows: 1 },
+        { table: 'dim_counterparty', column: 'counterparty_id', factColumn: 'counterparty_id', ids: ['1'], rows: 1 },
+        { table: 'dim_currency', column: 'currency_id', factColumn: 'currency_id', ids: ['1'], rows: 1 },
+        { table: 'dim_payment_type', column: 'payment_type_id', factColumn: 'payment_type_id', ids: ['3'], rows: 1 },
+      ],
+    });
+    expect(await count(pool, star('dim_date'))).toBe(0);
+    expect(await count(pool, `"${names.bookkeepingSchema}".load_log`)).toBe(0);
+  });
+
+  it('fails a COPY that PostgreSQL rejects as invalid input, rolls back, and keeps the pool usable', async () => {
+    // prepare: a value the stage's validation would have caught, sent straight to the writer
+    await loadPaymentDimensions();
+    const broken = { ...paymentRow(1, true), currency_id: 'GBP' };
+
+    // act
+    const failure = await warehouse.applyFacts(factPayment, [paymentRow(2, true), broken], { key: 'fact_payment/bad', dates: paymentDates }).catch((error: unknown) => error);
+
+    // assert
+    expect(failure).toBeInstanceOf(InvalidInputError);
+    expect((failure as Error).message).toMatch(/^fact_payment object fact_payment\/bad: invalid input syntax for type integer/);
+    expect(await count(pool, star('fact_payment'))).toBe(0);
+    expect(await count(pool, star('dim_date'))).toBe(0);
+    const retry = await warehouse.applyFacts(factPayment, [paymentRow(2, true)], { key: 'fact_payment/good', dates: paymentDates });
+    expect(retry).toEqual({ status: 'applied', rowsApplied: 1 });
+  });
+
+  it('fails with a retryable error when the warehouse cannot be reached', async () => {
+    // prepare
+    const unreachable = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere', connectionTimeoutMillis: 2000 });
+    const offline = new PgWarehouse(unreachable, names);
+
+    // act
+    const failure = await offline.applyDates([dimDateRow('2024-01-01')], { key: 'dim_date/1' }).catch((error: unknown) => error);
+    await unreachable.end();
+
+    // assert
+    expect(failure).toBeInstanceOf(TotesError);
+    expect((failure as TotesError).retryable).toBe(true);
+    expect((failure as Error).message).toBe('cannot connect to the warehouse to load dim_date/1');
+  });
+});
+
+describe('translatePgError', () => {
+  const context = { stage: 'load' as const, table: 'fact_payment', key: 'k' };
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it('maps a foreign key violation to a retryable NotYetAvailableError', () => {
+    // prepare / act
+    const error = translatePgError(pgError('23503', 'violates foreign key constraint'), context);
+
+    // assert
+    expect(error).toBeInstanceOf(NotYetAvailableError);
+    expect(error.retryable).toBe(true);
+  });
+
+  it('maps data exceptions to InvalidInputError and connection loss to a retryable error', () => {
+    // prepare / act / assert
+    expect(translatePgError(pgError('22003', 'numeric field overflow'), context)).toBeInstanceOf(InvalidInputError);
+    expect(translatePgError(pgError('57P01', 'terminating connection due to administrator command'), context).retryable).toBe(true);
+    expect(translatePgError(pgError('40P01', 'deadlock detected'), context).retryable).toBe(true);
+    expect(translatePgError(new Error('Connection terminated unexpectedly'), context).retryable).toBe(true);
+    expect(translatePgError(pgError('42P01', 'relation does not exist'), context).retryable).toBe(false);
+  });
+});
