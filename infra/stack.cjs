@@ -561,8 +561,8 @@ async function environment(context) {
   const { model, param } = await resolveStage(context);
   const orDefault = async (name, fallback) => (await param(name)) || fallback;
   return renderEnvironment(model, {
-    lateCommitWindowSeconds: await orDefault('lateCommitWindowSeconds', '300'),
-    maxRowsPerObject: await orDefault('maxRowsPerObject', '50000'),
+    lateCommitWindowSeconds: await orDefault('lateCommitWindowSeconds', '900'),
+    maxRowsPerObject: await orDefault('maxRowsPerObject', '100000'),
     logLevel: await orDefault('logLevel', 'INFO'),
     dbTls: await orDefault('dbTls', 'true'),
   });
