@@ -76,3 +76,18 @@ export async function startMoto(options: { timeoutMs?: number } = {}): Promise<R
     },
   };
 }
+
+/**
+ * Makes sure `moto_server` can be started, installing it with pip on a machine that only has
+ * Python (the README promises that a laptop with Node and Python needs nothing else).
+ */
+export async function ensureMotoInstalled(log: (line: string) => void = () => undefined): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
+  if (!probe.error) return;
+  log('moto_server not found: installing it with pip install "moto[server]"');
+  const install = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]'], { stdio: 'inherit' });
+  if (install.status !== 0) {
+    throw new TotesError('cannot install moto_server; install it yourself with: pip install "moto[server]"', { context: { stage: 'local' } });
+  }
+}

@@ -1,0 +1,103 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { AwsClients } from '../aws/clients';
+import type { AwsSettings } from '../aws/config';
+import { DynamoStateStore } from '../aws/dynamo-state-store';
+import { DynamoWatermarkStore } from '../aws/dynamo-watermark-store';
+import { createCloudWatchMetrics, type PipelineMetrics } from '../aws/metrics';
+import { S3ObjectStore } from '../aws/s3-object-store';
+import { createCachedSecretReader } from '../aws/secrets';
+import type { HandlerConfig } from '../config';
+import { createLazyPool, pgPoolConfig, type LazyPool } from '../db/credentials';
+import { createPgSourceReader } from '../db/source-reader';
+import { ensureWarehouseSchema } from '../db/warehouse-ddl';
+import { createPgWarehouse } from '../db/warehouse-writer';
+import { NotYetAvailableError } from '../errors';
+import { createJsonLogger } from '../observability/logger';
+import type { ExtractDeps } from '../stages/extract';
+import type { LoadDeps } from '../stages/load';
+import { systemClock, type Logger } from '../stages/ports';
+import type { TransformDeps } from '../stages/transform';
+
+/**
+ * The composition root: turns configuration into the stages' deps. Deployed handlers call it
+ * once per cold start with the environment serverless.yml sets; the local runtime calls it with
+ * the names of the stack it provisioned. Nothing here holds logic of its own.
+ */
+export interface Runtime {
+  readonly config: HandlerConfig;
+  readonly clients: AwsClients;
+  readonly aws: AwsSettings;
+  readonly logger?: Logger;
+}
+
+function loggerFor(runtime: Runtime, stage: string): Logger {
+  return (runtime.logger ?? createJsonLogger({ level: runtime.config.LOG_LEVEL })).child({ stage });
+}
+
+function databasePool(runtime: Runtime, secretId: string, applicationName: string): LazyPool {
+  const secrets = createCachedSecretReader(runtime.clients.secrets);
+  return createLazyPool(async () =>
+    pgPoolConfig(await secrets.readDbCredentials(secretId), { ssl: runtime.config.DB_TLS || undefined, applicationName }),
+  );
+}
+
+export interface ExtractRuntime {
+  readonly deps: ExtractDeps;
+  readonly metrics: PipelineMetrics;
+}
+
+export function extractRuntime(runtime: Runtime): ExtractRuntime {
+  const pool = databasePool(runtime, runtime.config.TOTESYS_SECRET_ID, 'totes-extract');
+  return {
+    deps: {
+      source: createPgSourceReader(() => pool.get()),
+      objectStore: new S3ObjectStore(runtime.clients.s3, runtime.config.INGESTION_BUCKET),
+      watermarks: new DynamoWatermarkStore(runtime.clients.dynamo, runtime.config.WATERMARK_TABLE),
+      clock: systemClock,
+      logger: loggerFor(runtime, 'extract'),
+      settings: {
+        lateCommitWindowSeconds: runtime.config.LATE_COMMIT_WINDOW_SECONDS,
+        maxRowsPerObject: runtime.config.MAX_ROWS_PER_OBJECT,
+        leaseSeconds: runtime.config.EXTRACT_LEASE_SECONDS,
+      },
+    },
+    metrics: createCloudWatchMetrics(runtime.aws, { namespace: runtime.config.METRICS_NAMESPACE, stage: runtime.config.TOTES_STAGE }),
+  };
+}
+
+export function transformDeps(runtime: Runtime): TransformDeps {
+  return {
+    ingestion: new S3ObjectStore(runtime.clients.s3, runtime.config.INGESTION_BUCKET),
+    processed: new S3ObjectStore(runtime.clients.s3, runtime.config.PROCESSED_BUCKET),
+    state: new DynamoStateStore(runtime.clients.dynamo, runtime.config.STATE_TABLE),
+    logger: loggerFor(runtime, 'transform'),
+  };
+}
+
+/** The warehouse deps; the schema is created (idempotently) before the first load of a container. */
+export async function loadDeps(runtime: Runtime): Promise<LoadDeps> {
+  const pool = await databasePool(runtime, runtime.config.WAREHOUSE_SECRET_ID, 'totes-load').get();
+  await ensureWarehouseSchema(pool);
+  return {
+    processed: new S3ObjectStore(runtime.clients.s3, runtime.config.PROCESSED_BUCKET),
+    warehouse: createPgWarehouse(pool),
+    logger: loggerFor(runtime, 'load'),
+  };
+}
+
+/**
+ * A fact waiting for its dimension is retried with a growing delay instead of the queue's full
+ * visibility timeout: Lambda leaves a failed message's visibility as the function set it. After
+ * maxReceiveCount receives the queue moves it to the DLQ, with the reason in the failure log.
+ */
+export function backOffWaitingFacts(runtime: Runtime) {
+  const queueUrl = runtime.config.LOAD_QUEUE_URL;
+  const baseSeconds = runtime.config.LOAD_RETRY_BASE_SECONDS;
+  return async (record: SQSRecord, error: unknown): Promise<void> => {
+    if (!(error instanceof NotYetAvailableError) || !queueUrl) return;
+    const attempt = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+    const delay = Math.min(baseSeconds * 2 ** (attempt - 1), 900);
+    await runtime.clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: delay }));
+  };
+}

@@ -1,0 +1,26 @@
+import { createAwsClients } from '../aws/clients';
+import { awsSettingsFromEnv } from '../aws/config';
+import { handlerConfig } from '../config';
+import { loadObject } from '../stages/load';
+import { backOffWaitingFacts, loadDeps, type Runtime } from './deps';
+import { onFirstUse } from './runtime/cold-start';
+import { createObjectConsumerHandler, type ObjectConsumer } from './runtime/sqs-objects';
+
+/** Triggered by the load queue: each Parquet object is applied to the warehouse in one transaction. */
+export function createLoadHandler(getRuntime: () => Promise<Runtime>) {
+  return createObjectConsumerHandler(
+    onFirstUse(async (): Promise<ObjectConsumer> => {
+      const runtime = await getRuntime();
+      const deps = await loadDeps(runtime);
+      return {
+        logger: deps.logger,
+        bucket: runtime.config.PROCESSED_BUCKET,
+        process: (key) => loadObject({ key }, deps),
+        onFailure: backOffWaitingFacts(runtime),
+      };
+    }),
+  );
+}
+
+const aws = awsSettingsFromEnv();
+export const handler = createLoadHandler(async () => ({ config: handlerConfig(), aws, clients: createAwsClients(aws) }));

@@ -1,0 +1,21 @@
+import { createAwsClients } from '../aws/clients';
+import { awsSettingsFromEnv } from '../aws/config';
+import { handlerConfig } from '../config';
+import { transformObject } from '../stages/transform';
+import { transformDeps, type Runtime } from './deps';
+import { onFirstUse } from './runtime/cold-start';
+import { createObjectConsumerHandler, type ObjectConsumer } from './runtime/sqs-objects';
+
+/** Triggered by the transform queue: each ingestion CSV becomes Parquet for the tables it feeds. */
+export function createTransformHandler(getRuntime: () => Promise<Runtime>) {
+  return createObjectConsumerHandler(
+    onFirstUse(async (): Promise<ObjectConsumer> => {
+      const runtime = await getRuntime();
+      const deps = transformDeps(runtime);
+      return { logger: deps.logger, bucket: runtime.config.INGESTION_BUCKET, process: (key) => transformObject({ key }, deps) };
+    }),
+  );
+}
+
+const aws = awsSettingsFromEnv();
+export const handler = createTransformHandler(async () => ({ config: handlerConfig(), aws, clients: createAwsClients(aws) }));

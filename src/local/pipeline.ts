@@ -1,0 +1,214 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
+import pg from 'pg';
+import { queueDepth } from '../aws/sqs-queue';
+import { describeError } from '../errors';
+import { createExtractHandler } from '../handlers/extract';
+import { extractRuntime, type Runtime } from '../handlers/deps';
+import { createLoadHandler } from '../handlers/load';
+import { onFirstUse } from '../handlers/runtime/cold-start';
+import { createTransformHandler } from '../handlers/transform';
+import { createJsonLogger } from '../observability/logger';
+import { objectsInNotification } from '../schemas/messages';
+import { warehouseTableNames } from '../schemas/warehouse';
+import { quoteIdent } from '../schemas/columns';
+import type { ExtractReport } from '../stages/extract';
+import type { LogFields, Logger } from '../stages/ports';
+import { drainQueues, type SqsHandler } from './event-source';
+import type { LocalEnvironment } from './environment';
+import { lambdaContext } from './lambda-context';
+
+export interface DeadLetter {
+  readonly queue: 'transform' | 'load';
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface TickSummary {
+  readonly extract: ExtractReport | null;
+  readonly extractError?: string;
+  readonly transformed: number;
+  readonly loaded: number;
+  readonly failedAttempts: number;
+  readonly deadLetters: DeadLetter[];
+  readonly warehouseRows: Record<string, number>;
+  readonly ok: boolean;
+  readonly seconds: number;
+}
+
+export interface PipelineOptions {
+  /** Progress lines for people. */
+  readonly progress?: (line: string) => void;
+  /** Where the handlers' JSON log lines go (default: dropped; the runner reports what matters). */
+  readonly logLine?: (line: string) => void;
+  readonly drainTimeoutMs?: number;
+  readonly concurrency?: number;
+}
+
+/**
+ * The deployed pipeline, run in-process: the real middy handlers, invoked the way Lambda invokes
+ * them — extract with a scheduled event, transform and load by the local SQS event-source
+ * runtime polling the queues that the S3 notifications fill.
+ */
+export class LocalPipeline {
+  private readonly extractHandler;
+  private readonly transformHandler: SqsHandler;
+  private readonly loadHandler: SqsHandler;
+  private readonly lastErrorByKey = new Map<string, string>();
+  private readonly counts = { transformed: 0, loaded: 0, failedAttempts: 0 };
+
+  constructor(
+    private readonly environment: LocalEnvironment,
+    private readonly options: PipelineOptions = {},
+  ) {
+    const runtime: Runtime = { config: environment.config, aws: environment.aws, clients: environment.clients, logger: this.captureFailures(createJsonLogger({ level: environment.config.LOG_LEVEL, write: options.logLine ?? (() => undefined) })) };
+    this.extractHandler = createExtractHandler(onFirstUse(async () => extractRuntime(runtime)));
+    this.transformHandler = this.counting(createTransformHandler(async () => runtime), 'transformed');
+    this.loadHandler = this.counting(createLoadHandler(async () => runtime), 'loaded');
+  }
+
+  /** One extract tick, then both queues drained until nothing is in flight. */
+  async tick(): Promise<TickSummary> {
+    const started = Date.now();
+    const progress = this.options.progress ?? (() => undefined);
+    const before = { ...this.counts };
+    let extract: ExtractReport | null = null;
+    let extractError: string | undefined;
+    try {
+      extract = await this.extractHandler(scheduledEvent(this.environment.outputs.region), this.context('extract', 600_000));
+    } catch (error) {
+      extractError = describeError(error);
+    }
+    if (extract) {
+      const changed = extract.tables.filter((table) => table.status === 'extracted');
+      const rows = changed.reduce((sum, table) => sum + table.rows, 0);
+      const objects = changed.reduce((sum, table) => sum + table.objects.length, 0);
+      progress(`extract: ${rows.toLocaleString('en-GB')} changed rows in ${changed.length} tables → ${objects} CSV objects`);
+    } else {
+      progress(`extract failed: ${extractError ?? 'unknown error'}`);
+    }
+
+    const ticker = setInterval(() => progress(`  transform ${this.counts.transformed - before.transformed} objects, load ${this.counts.loaded - before.loaded} objects…`), 2000);
+    try {
+      await drainQueues(
+        [
+          this.eventSource(this.transformHandler, 'transform'),
+          this.eventSource(this.loadHandler, 'load'),
+        ],
+        { timeoutMs: this.options.drainTimeoutMs ?? 15 * 60_000, concurrency: this.options.concurrency ?? 2 },
+      );
+    } finally {
+      clearInterval(ticker);
+    }
+    const transformed = this.counts.transformed - before.transformed;
+    const loaded = this.counts.loaded - before.loaded;
+    const failedAttempts = this.counts.failedAttempts - before.failedAttempts;
+    progress(`transform: ${transformed} notifications; load: ${loaded} notifications; ${failedAttempts} attempts retried`);
+
+    const deadLetters = await this.deadLetters();
+    const warehouseRows = await countWarehouseRows(this.environment.warehouseUrl);
+    const ok = Boolean(extract?.ok) && deadLetters.length === 0;
+    return { extract, extractError, transformed, loaded, failedAttempts, deadLetters, warehouseRows, ok, seconds: (Date.now() - started) / 1000 };
+  }
+
+  private eventSource(handler: SqsHandler, queue: 'transform' | 'load') {
+    const outputs = this.environment.outputs.queues[queue];
+    return {
+      sqs: this.environment.clients.sqs,
+      queueUrl: outputs.url,
+      queueArn: outputs.arn,
+      handler,
+      batchSize: 10,
+      waitSeconds: 1,
+      functionName: `totes-${this.environment.outputs.stage}-${queue}`,
+    };
+  }
+
+  private context(name: string, timeoutMs: number): Context {
+    return lambdaContext({ functionName: `totes-${this.environment.outputs.stage}-${name}`, timeoutMs, region: this.environment.outputs.region });
+  }
+
+  private counting(handler: SqsHandler, counter: 'transformed' | 'loaded'): SqsHandler {
+    return async (event: SQSEvent, context: Context) => {
+      const response = (await handler(event, context)) as { batchItemFailures?: unknown[] } | undefined;
+      const failures = response?.batchItemFailures?.length ?? 0;
+      this.counts[counter] += event.Records.length - failures;
+      this.counts.failedAttempts += failures;
+      return response;
+    };
+  }
+
+  /** Remembers each object's last failure, so a dead letter can be reported with its reason. */
+  private captureFailures(logger: Logger): Logger {
+    const remember = (fields?: LogFields) => {
+      if (fields?.event === 'record_failed' && typeof fields.key === 'string') this.lastErrorByKey.set(fields.key, String(fields.error));
+    };
+    const wrap = (inner: Logger): Logger => ({
+      ...inner,
+      error: (message, fields) => {
+        remember(fields);
+        inner.error(message, fields);
+      },
+      child: (fields) => wrap(inner.child(fields)),
+    });
+    return wrap(logger);
+  }
+
+  /** Peeks at both DLQs without consuming: the messages stay for `totes dlq redrive`. */
+  async deadLetters(): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    for (const queue of ['transform', 'load'] as const) {
+      const dlqUrl = this.environment.outputs.queues[queue].dlqUrl;
+      const depth = await queueDepth(this.environment.clients.sqs, dlqUrl);
+      if (depth.visible === 0) continue;
+      const seen = new Set<string>();
+      for (let attempt = 0; attempt < Math.ceil(depth.visible / 10) + 2; attempt += 1) {
+        const { Messages = [] } = await this.environment.clients.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 1, WaitTimeSeconds: 0 }),
+        );
+        for (const message of Messages) {
+          if (!message.MessageId || seen.has(message.MessageId)) continue;
+          seen.add(message.MessageId);
+          let keys: string[];
+          try {
+            keys = objectsInNotification(message.Body ?? '').map((object) => object.key);
+          } catch (error) {
+            keys = [`(unreadable message ${message.MessageId}: ${describeError(error)})`];
+          }
+          for (const key of keys) letters.push({ queue, key, reason: this.lastErrorByKey.get(key) ?? 'failed in an earlier run' });
+        }
+      }
+    }
+    return letters;
+  }
+}
+
+function scheduledEvent(region: string): ScheduledEvent {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region,
+    resources: ['arn:aws:events:local:rule/totes-extract-schedule'],
+    detail: {},
+  };
+}
+
+/** Row counts of the 11 star tables (0 for a table not created yet). */
+export async function countWarehouseRows(warehouseUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: warehouseUrl });
+  await client.connect();
+  try {
+    const counts: Record<string, number> = {};
+    for (const table of warehouseTableNames) {
+      const exists = await client.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [`public.${table}`]);
+      counts[table] = exists.rows[0]?.present ? Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM public.${quoteIdent(table)}`)).rows[0]?.n ?? 0) : 0;
+    }
+    return counts;
+  } finally {
+    await client.end();
+  }
+}
