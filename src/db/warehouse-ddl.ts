@@ -114,7 +114,7 @@ function bookkeepingTables(bookkeeping: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${qualified(bookkeeping, 'dimension_version')} (
   "table_name" varchar NOT NULL,
   "natural_id" varchar NOT NULL,
-  "version" varchar NOT NULL,
+  "version" varchar COLLATE "C" NOT NULL,
   "updated_at" timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT "dimension_version_pkey" PRIMARY KEY ("table_name", "natural_id")
 )`,

@@ -85,7 +85,8 @@ export class PgWarehouse implements Warehouse {
         .join(', ');
       // The version row is the arbiter: its ON CONFLICT takes a row lock, so concurrent loads of
       // the same id serialise, and only ids whose version moved forward reach the dimension.
-      // Within one file the newest version of an id wins (DISTINCT ON).
+      // Within one file the newest version of an id wins (DISTINCT ON). Versions compare in byte
+      // order (COLLATE "C"), as the transform compares them, whatever the database's locale.
       const upserted = await client.query(
         `WITH newest AS (
            SELECT DISTINCT ON (${key}) * FROM ${STAGING} ORDER BY ${key}, ${version} DESC
@@ -93,7 +94,7 @@ export class PgWarehouse implements Warehouse {
            INSERT INTO ${this.bookkeeping('dimension_version')} AS applied ("table_name", "natural_id", "version")
            SELECT $1, ${key}::text, ${version} FROM newest ORDER BY ${key}
            ON CONFLICT ("table_name", "natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
-             WHERE applied."version" < EXCLUDED."version"
+             WHERE applied."version" COLLATE "C" < EXCLUDED."version" COLLATE "C"
            RETURNING "natural_id"
          )
          INSERT INTO ${this.star(table.name)} (${names})

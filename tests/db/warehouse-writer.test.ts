@@ -133,6 +133,37 @@ describe('PgWarehouse', () => {
   });
 });
 
+describe('PgWarehouse in a database whose locale does not sort in byte order', () => {
+  it('compares source versions byte by byte, as the transform does', async () => {
+    // prepare: under ICU en-US ':' sorts before digits; in byte order (and in JavaScript) after
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    const icuName = `${database.name}_icu`;
+    await admin.query(`CREATE DATABASE "${icuName}" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
+    const icuPool = new pg.Pool({ connectionString: database.url.replace(database.name, icuName), max: 2 });
+    try {
+      const icuNames = await createWarehouseSchemas(icuPool);
+      const icuWarehouse = new PgWarehouse(icuPool, icuNames);
+      const ordered = await icuPool.query<{ icu_says_colon_is_older: boolean }>(`SELECT 'v:' < 'v1' AS icu_says_colon_is_older`);
+      expect(ordered.rows[0]?.icu_says_colon_is_older).toBe(true);
+      expect('v:' > 'v1').toBe(true);
+      await icuWarehouse.applyDimension(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'OLD', _source_version: 'v1' }], { key: 'a' });
+
+      // act
+      const outcome = await icuWarehouse.applyDimension(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'NEW', _source_version: 'v:' }], { key: 'b' });
+
+      // assert
+      expect(outcome).toEqual({ rowsApplied: 1 });
+      const rows = await icuPool.query(`SELECT payment_type_name FROM "${icuNames.schema}".dim_payment_type`);
+      expect(rows.rows).toEqual([{ payment_type_name: 'NEW' }]);
+    } finally {
+      await icuPool.end();
+      await admin.query(`DROP DATABASE IF EXISTS "${icuName}" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
 describe('translatePgError', () => {
   const context = { stage: 'load' as const, table: 'fact_payment', key: 'k' };
   const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
