@@ -103,7 +103,7 @@ export class LocalPipeline {
     const transformed = this.counts.transformed - before.transformed;
     const loaded = this.counts.loaded - before.loaded;
     const failedAttempts = this.counts.failedAttempts - before.failedAttempts;
-    progress(`transform: ${transformed} notifications; load: ${loaded} notifications; ${failedAttempts} attempts retried`);
+    progress(`transform: ${transformed} messages settled; load: ${loaded} messages settled; ${failedAttempts} failed attempts left for redelivery`);
 
     const deadLetters = await this.deadLetters();
     const warehouseRows = await countWarehouseRows(this.environment.warehouseUrl);
