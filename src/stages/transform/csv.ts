@@ -1,6 +1,6 @@
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CsvError, parse, type CastingContext } from 'csv-parse';
+import { CsvError, parse } from 'csv-parse';
 import { InvalidInputError, TotesError } from '../../errors';
 import { columnNames, type TableDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
@@ -9,10 +9,15 @@ import { CellRuleError, parseCell } from './values';
 /** Receives each validated row with the line it starts on; runs synchronously inside the parse. */
 export type RowSink = (row: Row, line: number) => void;
 
-type ParsedRecord = (string | null)[];
+type Fields = (string | null)[];
+
+interface ParsedRecord {
+  readonly record: string[];
+  readonly raw: string;
+}
 
 /** Line breaks inside a record's quoted fields: the next record starts that many lines later. */
-function lineBreaksIn(record: ParsedRecord): number {
+function lineBreaksIn(record: Fields): number {
   let breaks = 0;
   for (const field of record) {
     if (field === null) continue;
@@ -21,12 +26,40 @@ function lineBreaksIn(record: ParsedRecord): number {
   return breaks;
 }
 
+/** For each field of one raw CSV record, whether it was written in quotes. */
+function quotedFields(raw: string): boolean[] {
+  const quoted: boolean[] = [];
+  let at = 0;
+  for (;;) {
+    const isQuoted = raw[at] === '"';
+    quoted.push(isQuoted);
+    if (isQuoted) {
+      // Skip to the closing quote; a doubled quote is an escaped one.
+      at += 1;
+      while (at < raw.length) {
+        if (raw[at] === '"') {
+          if (raw[at + 1] === '"') at += 2;
+          else break;
+        } else at += 1;
+      }
+      at += 1;
+    }
+    while (at < raw.length && raw[at] !== ',' && raw[at] !== '\n' && raw[at] !== '\r') at += 1;
+    if (raw[at] !== ',') return quoted;
+    at += 1;
+  }
+}
+
 /**
- * PostgreSQL CSV writes NULL as an unquoted empty field and the empty string as `""`; csv-parse
- * says whether a field was quoted, which is the only thing telling them apart.
+ * PostgreSQL CSV writes NULL as an unquoted empty field and the empty string as `""`, and only
+ * the quoting tells them apart. csv-parse's `cast` hook reports quoting but costs a context
+ * object per field (10× the parse time), so the raw record is consulted instead, and only for
+ * records that have an empty field at all.
  */
-function nullOrText(value: string, context: CastingContext): string | null {
-  return value === '' && !context.quoting ? null : value;
+function withNulls({ record, raw }: ParsedRecord): Fields {
+  if (!record.includes('')) return record;
+  const quoted = quotedFields(raw);
+  return record.map((value, index) => (value === '' && !quoted[index] ? null : value));
 }
 
 function checkHeader(header: readonly (string | null)[], table: TableDef, key: string): void {
@@ -89,7 +122,8 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
   let rows = 0;
   let nextLine = 1;
 
-  const handle = (record: ParsedRecord) => {
+  const handle = (parsed: ParsedRecord) => {
+    const record = withNulls(parsed);
     // Counted here rather than taken from csv-parse, which counts a quoted CRLF as two lines.
     const line = nextLine;
     nextLine = line + 1 + lineBreaksIn(record);
@@ -128,7 +162,7 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
     },
   });
 
-  const parser = parse({ cast: nullOrText, bom: false, relax_quotes: false });
+  const parser = parse({ raw: true, bom: false, relax_quotes: false });
   try {
     await pipeline(body, tracker.stream, parser, sink);
   } catch (error) {

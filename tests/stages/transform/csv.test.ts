@@ -33,19 +33,21 @@ describe('readSourceCsv', () => {
       { ...baseAddress, address_id: 2, address_line_1: 'line one\nline two\r\nline three', district: null },
       { ...baseAddress, address_id: 3, address_line_1: 'Tote 👜 Café — 東京', city: 'القاهرة', country: 'ישראל' },
       { ...baseAddress, address_id: 4, address_line_1: '\\.', address_line_2: ',', district: '"' },
+      { ...baseAddress, address_id: 5, address_line_1: 'a "", b\n,""', address_line_2: null, district: '' },
     ];
 
     const { count, rows } = await read(toPgCsv(address, tricky));
 
-    expect(count).toBe(4);
+    expect(count).toBe(5);
     expect(rows.map(({ row }) => [row.address_line_1, row.address_line_2, row.district, row.city, row.country])).toEqual([
       ['O\'Keefe "The Lodge", Flat 2', '', 'Avon', 'New Patienceburgh', 'Turkey'],
       ['line one\nline two\r\nline three', null, null, 'New Patienceburgh', 'Turkey'],
       ['Tote 👜 Café — 東京', null, 'Avon', 'القاهرة', 'ישראל'],
       ['\\.', ',', '"', 'New Patienceburgh', 'Turkey'],
+      ['a "", b\n,""', null, '', 'New Patienceburgh', 'Turkey'],
     ]);
     // The multi-line record starts on line 3 and ends on line 5, so the next starts on line 6.
-    expect(rows.map(({ line }) => line)).toEqual([2, 3, 6, 7]);
+    expect(rows.map(({ line }) => line)).toEqual([2, 3, 6, 7, 8]);
     expect(rows[0]?.row).toMatchObject({ address_id: 1, created_at: '2022-11-03 14:20:49.962000' });
   });
 
