@@ -12,7 +12,7 @@ import { createJsonLogger } from '../observability/logger';
 import { objectsInNotification } from '../schemas/messages';
 import { warehouseTableNames } from '../schemas/warehouse';
 import { quoteIdent } from '../schemas/columns';
-import type { ExtractReport } from '../stages/extract';
+import type { ExtractDeps, ExtractReport } from '../stages/extract';
 import type { LogFields, Logger } from '../stages/ports';
 import { drainQueues, type SqsHandler } from './event-source';
 import type { LocalEnvironment } from './environment';
@@ -43,6 +43,26 @@ export interface PipelineOptions {
   readonly logLine?: (line: string) => void;
   readonly drainTimeoutMs?: number;
   readonly concurrency?: number;
+  /** Test seams for fault injection. The CLI and the demo pass none, and get the deployed wiring. */
+  readonly faults?: PipelineFaults;
+}
+
+/**
+ * Where a reliability test may interfere with the real handlers, each a decorator that returns
+ * what it was given when it has nothing to inject.
+ */
+export interface PipelineFaults {
+  /** What each function's deps are built from, e.g. AWS clients that fail on cue. */
+  readonly runtime?: (runtime: Runtime, fn: 'extract' | 'transform' | 'load') => Runtime;
+  /** The extract's deps, e.g. a source reader whose connection dies mid-COPY. */
+  readonly extractDeps?: (deps: ExtractDeps) => ExtractDeps;
+  /** A handler as the event source invokes it, e.g. a container that dies after half a batch. */
+  readonly handler?: (handler: SqsHandler, queue: 'transform' | 'load') => SqsHandler;
+}
+
+export interface ExtractOutcome {
+  readonly extract: ExtractReport | null;
+  readonly extractError?: string;
 }
 
 /**
@@ -62,9 +82,15 @@ export class LocalPipeline {
     private readonly options: PipelineOptions = {},
   ) {
     const runtime: Runtime = { config: environment.config, aws: environment.aws, clients: environment.clients, logger: this.captureFailures(createJsonLogger({ level: environment.config.LOG_LEVEL, write: options.logLine ?? (() => undefined) })) };
-    this.extractHandler = createExtractHandler(onFirstUse(async () => extractRuntime(runtime)));
-    this.transformHandler = this.counting(createTransformHandler(async () => runtime), 'transformed');
-    this.loadHandler = this.counting(createLoadHandler(async () => runtime), 'loaded');
+    const faults = options.faults ?? {};
+    const runtimeFor = (fn: 'extract' | 'transform' | 'load'): Runtime => faults.runtime?.(runtime, fn) ?? runtime;
+    const handlerFor = (handler: SqsHandler, queue: 'transform' | 'load'): SqsHandler => faults.handler?.(handler, queue) ?? handler;
+    this.extractHandler = createExtractHandler(onFirstUse(async () => {
+      const built = extractRuntime(runtimeFor('extract'));
+      return faults.extractDeps ? { ...built, deps: faults.extractDeps(built.deps) } : built;
+    }));
+    this.transformHandler = this.counting(handlerFor(createTransformHandler(async () => runtimeFor('transform')), 'transform'), 'transformed');
+    this.loadHandler = this.counting(handlerFor(createLoadHandler(async () => runtimeFor('load')), 'load'), 'loaded');
   }
 
   /** One extract tick, then both queues drained until nothing is in flight. */
@@ -72,13 +98,7 @@ export class LocalPipeline {
     const started = Date.now();
     const progress = this.options.progress ?? (() => undefined);
     const before = { ...this.counts };
-    let extract: ExtractReport | null = null;
-    let extractError: string | undefined;
-    try {
-      extract = await this.extractHandler(scheduledEvent(this.environment.outputs.region), this.context('extract', 600_000));
-    } catch (error) {
-      extractError = describeError(error);
-    }
+    const { extract, extractError } = await this.extract();
     if (extract) {
       const changed = extract.tables.filter((table) => table.status === 'extracted');
       const rows = changed.reduce((sum, table) => sum + table.rows, 0);
@@ -90,13 +110,7 @@ export class LocalPipeline {
 
     const ticker = setInterval(() => progress(`  transform ${this.counts.transformed - before.transformed} objects, load ${this.counts.loaded - before.loaded} objects…`), 2000);
     try {
-      await drainQueues(
-        [
-          this.eventSource(this.transformHandler, 'transform'),
-          this.eventSource(this.loadHandler, 'load'),
-        ],
-        { timeoutMs: this.options.drainTimeoutMs ?? 15 * 60_000, concurrency: this.options.concurrency ?? 2 },
-      );
+      await this.deliver();
     } finally {
       clearInterval(ticker);
     }
@@ -109,6 +123,24 @@ export class LocalPipeline {
     const warehouseRows = await countWarehouseRows(this.environment.warehouseUrl);
     const ok = Boolean(extract?.ok) && deadLetters.length === 0;
     return { extract, extractError, transformed, loaded, failedAttempts, deadLetters, warehouseRows, ok, seconds: (Date.now() - started) / 1000 };
+  }
+
+  /** The scheduled extract alone: the objects it writes wait on the transform queue. */
+  async extract(): Promise<ExtractOutcome> {
+    try {
+      return { extract: await this.extractHandler(scheduledEvent(this.environment.outputs.region), this.context('extract', 600_000)) };
+    } catch (error) {
+      return { extract: null, extractError: describeError(error) };
+    }
+  }
+
+  /** Drains the given queues (default both) through their handlers until nothing is in flight. */
+  async deliver(queues: readonly ('transform' | 'load')[] = ['transform', 'load']): Promise<void> {
+    const handlers = { transform: this.transformHandler, load: this.loadHandler };
+    await drainQueues(
+      queues.map((queue) => this.eventSource(handlers[queue], queue)),
+      { timeoutMs: this.options.drainTimeoutMs ?? 15 * 60_000, concurrency: this.options.concurrency ?? 2 },
+    );
   }
 
   private eventSource(handler: SqsHandler, queue: 'transform' | 'load') {
