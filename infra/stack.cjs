@@ -21,6 +21,8 @@ const SERVICE = 'totes';
 const VISIBILITY_TIMEOUT_FACTOR = 6;
 const FOURTEEN_DAYS = 14 * 24 * 60 * 60;
 const FOUR_DAYS = 4 * 24 * 60 * 60;
+/** A failure journal entry outlives the DLQ message it explains (14 days' retention), by a day. */
+const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
 
 /** Function timeouts and sizes; serverless.yml reads them from here, the queues derive from them. */
 const functionSettings = Object.freeze({
@@ -92,6 +94,16 @@ function stackModel(options) {
         logicalId: 'StateTable',
         name: `${prefix}-state`,
         keys: [{ name: 'table', type: 'S', keyType: 'HASH' }, { name: 'id', type: 'N', keyType: 'RANGE' }],
+      },
+      {
+        // The last error of each failed object: a DLQ message carries no reason, so
+        // `totes dlq list` reads it here. Entries expire after the DLQ's retention.
+        id: 'failures',
+        logicalId: 'FailuresTable',
+        name: `${prefix}-failures`,
+        keys: [{ name: 'key', type: 'S', keyType: 'HASH' }],
+        ttlAttribute: 'expiresAt',
+        ttlSeconds: FAILURE_JOURNAL_TTL_SECONDS,
       },
     ],
     secrets: {
@@ -257,6 +269,7 @@ function tableResource(table) {
         KeySchema: table.keys.map((key) => ({ AttributeName: key.name, KeyType: key.keyType })),
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true },
+        ...(table.ttlAttribute ? { TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true } } : {}),
       },
     },
   };
@@ -290,8 +303,10 @@ function functionPolicies(model) {
       ...read('ingestion'),
       write('processed'),
       items('state', ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchGetItem']),
+      // Write-only: the journal is read by the operator's CLI, never by a function.
+      items('failures', ['PutItem']),
     ],
-    load: [consume('load'), ...read('processed'), secret(model.secrets.warehouse)],
+    load: [consume('load'), ...read('processed'), secret(model.secrets.warehouse), items('failures', ['PutItem'])],
   };
 }
 
@@ -519,6 +534,7 @@ function renderEnvironment(model, settings) {
     PROCESSED_BUCKET: bucket('processed'),
     WATERMARK_TABLE: table('watermark'),
     STATE_TABLE: table('state'),
+    FAILURES_TABLE: table('failures'),
     TOTESYS_SECRET_ID: model.secrets.totesys,
     WAREHOUSE_SECRET_ID: model.secrets.warehouse,
     TRANSFORM_QUEUE_URL: queue('transform'),

@@ -15,6 +15,8 @@ const HandlerEnv = z.object({
   PROCESSED_BUCKET: z.string().min(1),
   WATERMARK_TABLE: z.string().min(1),
   STATE_TABLE: z.string().min(1),
+  /** The failure journal (`totes dlq list` reads it); empty: failures are only logged. */
+  FAILURES_TABLE: z.string().default(''),
   TOTESYS_SECRET_ID: z.string().min(1),
   WAREHOUSE_SECRET_ID: z.string().min(1),
   LATE_COMMIT_WINDOW_SECONDS: positiveInt(900),

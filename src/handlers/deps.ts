@@ -3,6 +3,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { AwsClients } from '../aws/clients';
 import type { AwsSettings } from '../aws/config';
 import { DynamoStateStore } from '../aws/dynamo-state-store';
+import { DynamoFailureJournal } from '../aws/failure-journal';
 import { DynamoWatermarkStore } from '../aws/dynamo-watermark-store';
 import { createCloudWatchMetrics, type PipelineMetrics } from '../aws/metrics';
 import { S3ObjectStore } from '../aws/s3-object-store';
@@ -12,7 +13,8 @@ import { createLazyPool, pgPoolConfig, type LazyPool } from '../db/credentials';
 import { createPgSourceReader } from '../db/source-reader';
 import { ensureWarehouseSchema } from '../db/warehouse-ddl';
 import { createPgWarehouse } from '../db/warehouse-writer';
-import { NotYetAvailableError } from '../errors';
+import { NotYetAvailableError, TotesError, describeError } from '../errors';
+import { unreadableMessageKey } from '../schemas/failure';
 import { createJsonLogger } from '../observability/logger';
 import type { ExtractDeps } from '../stages/extract';
 import type { LoadDeps } from '../stages/load';
@@ -99,5 +101,40 @@ export function backOffWaitingFacts(runtime: Runtime) {
     const attempt = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
     const delay = Math.min(baseSeconds * 2 ** (attempt - 1), 900);
     await runtime.clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: delay }));
+  };
+}
+
+export type RecordFailureHook = (record: SQSRecord, error: unknown) => Promise<void>;
+
+/**
+ * Writes each failed record's last error to the failure journal, because the message that ends
+ * in a DLQ carries no reason and `totes dlq list` must say why. The consumer runtime calls it
+ * after logging and swallows (and logs) its errors, so a journal outage never changes a
+ * record's outcome nor hides its error.
+ */
+export function recordFailures(runtime: Runtime, stage: 'transform' | 'load'): RecordFailureHook {
+  const tableName = runtime.config.FAILURES_TABLE;
+  const journal = tableName ? new DynamoFailureJournal(runtime.clients.dynamo, tableName) : null;
+  return async (record, error) => {
+    if (!journal) return;
+    const context = error instanceof TotesError ? error.context : {};
+    await journal.record({
+      key: context.key ?? unreadableMessageKey(record.messageId),
+      stage,
+      messageId: record.messageId,
+      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 0,
+      error: describeError(error),
+      retryable: error instanceof TotesError ? error.retryable : true,
+      at: new Date().toISOString(),
+    });
+  };
+}
+
+/** Runs every hook even when one fails (a journal outage must not cancel a back-off), then reports the first failure. */
+export function allFailureHooks(...hooks: RecordFailureHook[]): RecordFailureHook {
+  return async (record, error) => {
+    const results = await Promise.allSettled(hooks.map((hook) => hook(record, error)));
+    const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (rejected) throw rejected.reason;
   };
 }

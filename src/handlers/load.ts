@@ -2,7 +2,7 @@ import { createAwsClients } from '../aws/clients';
 import { awsSettingsFromEnv } from '../aws/config';
 import { handlerConfig } from '../config';
 import { loadObject } from '../stages/load';
-import { backOffWaitingFacts, loadDeps, type Runtime } from './deps';
+import { allFailureHooks, backOffWaitingFacts, loadDeps, recordFailures, type Runtime } from './deps';
 import { onFirstUse } from './runtime/cold-start';
 import { createObjectConsumerHandler, type ObjectConsumer } from './runtime/sqs-objects';
 
@@ -16,7 +16,7 @@ export function createLoadHandler(getRuntime: () => Promise<Runtime>) {
         logger: deps.logger,
         bucket: runtime.config.PROCESSED_BUCKET,
         process: (key) => loadObject({ key }, deps),
-        onFailure: backOffWaitingFacts(runtime),
+        onFailure: allFailureHooks(recordFailures(runtime, 'load'), backOffWaitingFacts(runtime)),
       };
     }),
   );

@@ -2,7 +2,7 @@ import { createAwsClients } from '../aws/clients';
 import { awsSettingsFromEnv } from '../aws/config';
 import { handlerConfig } from '../config';
 import { transformObject } from '../stages/transform';
-import { transformDeps, type Runtime } from './deps';
+import { recordFailures, transformDeps, type Runtime } from './deps';
 import { onFirstUse } from './runtime/cold-start';
 import { createObjectConsumerHandler, type ObjectConsumer } from './runtime/sqs-objects';
 
@@ -12,7 +12,12 @@ export function createTransformHandler(getRuntime: () => Promise<Runtime>) {
     onFirstUse(async (): Promise<ObjectConsumer> => {
       const runtime = await getRuntime();
       const deps = transformDeps(runtime);
-      return { logger: deps.logger, bucket: runtime.config.INGESTION_BUCKET, process: (key) => transformObject({ key }, deps) };
+      return {
+        logger: deps.logger,
+        bucket: runtime.config.INGESTION_BUCKET,
+        process: (key) => transformObject({ key }, deps),
+        onFailure: recordFailures(runtime, 'transform'),
+      };
     }),
   );
 }

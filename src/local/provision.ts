@@ -9,7 +9,14 @@ import {
   type QueueConfiguration,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { CreateTableCommand, DescribeTableCommand, ResourceNotFoundException as TableNotFound, UpdateContinuousBackupsCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  ResourceNotFoundException as TableNotFound,
+  UpdateContinuousBackupsCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -53,6 +60,7 @@ export interface StackOutputs {
   readonly loadDlqUrl: string;
   readonly watermarkTable: string;
   readonly stateTable: string;
+  readonly failuresTable: string;
   readonly totesysSecretId: string;
   readonly warehouseSecretId: string;
   /** ARNs, receive limits and visibility timeouts, for the local event-source runtime. */
@@ -90,6 +98,7 @@ export async function provisionLocalStack(clients: AwsClients, options: Provisio
     loadDlqUrl: load.dlqUrl,
     watermarkTable: tableModel(model, 'watermark').name,
     stateTable: tableModel(model, 'state').name,
+    failuresTable: tableModel(model, 'failures').name,
     totesysSecretId: model.secrets.totesys,
     warehouseSecretId: model.secrets.warehouse,
     queues: { transform, load },
@@ -114,6 +123,7 @@ export function handlerEnvironment(
     PROCESSED_BUCKET: outputs.processedBucket,
     WATERMARK_TABLE: outputs.watermarkTable,
     STATE_TABLE: outputs.stateTable,
+    FAILURES_TABLE: outputs.failuresTable,
     TOTESYS_SECRET_ID: outputs.totesysSecretId,
     WAREHOUSE_SECRET_ID: outputs.warehouseSecretId,
     TRANSFORM_QUEUE_URL: outputs.transformQueueUrl,
@@ -236,6 +246,7 @@ async function provisionTable(clients: AwsClients, table: TableModel): Promise<v
         context: { stage: 'local', table: table.name },
       });
     }
+    await provisionTimeToLive(clients, table);
     return;
   } catch (error) {
     if (!(error instanceof TableNotFound)) {
@@ -256,6 +267,20 @@ async function provisionTable(clients: AwsClients, table: TableModel): Promise<v
     }));
   } catch (error) {
     throw provisionError(`cannot create table ${table.name}`, error);
+  }
+  await provisionTimeToLive(clients, table);
+}
+
+/** Enables the table's TTL once; an existing table created before the definition had one gets it too. */
+async function provisionTimeToLive(clients: AwsClients, table: TableModel): Promise<void> {
+  if (!table.ttlAttribute) return;
+  try {
+    const described = await clients.dynamo.send(new DescribeTimeToLiveCommand({ TableName: table.name }));
+    const current = described.TimeToLiveDescription;
+    if (current?.AttributeName === table.ttlAttribute && (current.TimeToLiveStatus === 'ENABLED' || current.TimeToLiveStatus === 'ENABLING')) return;
+    await clients.dynamo.send(new UpdateTimeToLiveCommand({ TableName: table.name, TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true } }));
+  } catch (error) {
+    throw provisionError(`cannot enable the time to live of table ${table.name}`, error);
   }
 }
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 
 export type QueueId = 'transform' | 'load';
 export type BucketId = 'ingestion' | 'processed';
-export type TableId = 'watermark' | 'state';
+export type TableId = 'watermark' | 'state' | 'failures';
 export type FunctionId = 'extract' | 'transform' | 'load';
 
 export interface BucketModel {
@@ -40,6 +40,9 @@ export interface TableModel {
   readonly logicalId: string;
   readonly name: string;
   readonly keys: readonly { readonly name: string; readonly type: 'S' | 'N'; readonly keyType: 'HASH' | 'RANGE' }[];
+  /** DynamoDB TTL: the attribute holding an item's expiry (epoch seconds), and how long items live. */
+  readonly ttlAttribute?: string;
+  readonly ttlSeconds?: number;
 }
 
 export interface FunctionModel {

@@ -82,9 +82,9 @@ describe('serverless package', () => {
     ].sort());
     expect(allowedActions(template, 'TransformRole')).toEqual([
       ...logs, ...consume, 's3:GetObject', 's3:ListBucket', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts',
-      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem',
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:PutItem',
     ].sort());
-    expect(allowedActions(template, 'LoadRole')).toEqual([...logs, ...consume, 's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue'].sort());
+    expect(allowedActions(template, 'LoadRole')).toEqual([...logs, ...consume, 's3:GetObject', 's3:ListBucket', 'secretsmanager:GetSecretValue', 'dynamodb:PutItem'].sort());
   });
 
   it('scopes each role to its own resources', () => {
@@ -100,6 +100,8 @@ describe('serverless package', () => {
     expect(resources('TransformRole', 'sqs:ReceiveMessage')).toEqual([JSON.stringify({ 'Fn::GetAtt': ['TransformQueue', 'Arn'] })]);
     expect(resources('LoadRole', 'sqs:ReceiveMessage')).toEqual([JSON.stringify({ 'Fn::GetAtt': ['LoadQueue', 'Arn'] })]);
     expect(resources('ExtractRole', 'dynamodb:PutItem')).toEqual([JSON.stringify({ 'Fn::GetAtt': ['WatermarkTable', 'Arn'] })]);
+    expect(resources('TransformRole', 'dynamodb:PutItem')).toEqual([JSON.stringify({ 'Fn::GetAtt': ['StateTable', 'Arn'] }), JSON.stringify({ 'Fn::GetAtt': ['FailuresTable', 'Arn'] })]);
+    expect(resources('LoadRole', 'dynamodb:PutItem')).toEqual([JSON.stringify({ 'Fn::GetAtt': ['FailuresTable', 'Arn'] })]);
     expect(resources('ExtractRole', 'logs:PutLogEvents')).toEqual([expect.stringContaining(`log-group:/aws/lambda/totes-${STAGE}-extract:*`)]);
     const metricStatement = roleStatements(template.Resources.ExtractRole as Resource).find((s) => s.Action.includes('cloudwatch:PutMetricData'));
     expect(metricStatement?.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'totes' } });
@@ -161,6 +163,11 @@ describe('serverless package', () => {
   it('keeps logs for 30 days and the tables recoverable', () => {
     for (const [, group] of resourcesOfType(template, 'AWS::Logs::LogGroup')) expect(props(group).RetentionInDays).toBe(30);
     expect(props(template.Resources.StateTable).KeySchema).toEqual([{ AttributeName: 'table', KeyType: 'HASH' }, { AttributeName: 'id', KeyType: 'RANGE' }]);
+    expect(props(template.Resources.FailuresTable)).toMatchObject({
+      TableName: `totes-${STAGE}-failures`,
+      KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
   });
 
   it('adds VPC endpoints and the RDS warehouse only under their conditions', () => {

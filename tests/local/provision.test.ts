@@ -1,6 +1,6 @@
 import { GetBucketEncryptionCommand, GetBucketNotificationConfigurationCommand, GetBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { DescribeContinuousBackupsCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeContinuousBackupsCommand, DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients, type AwsClients } from '../../src/aws/clients';
@@ -51,6 +51,7 @@ describe('provisionLocalStack', () => {
       processedBucket: `totes-${stage}-processed`,
       watermarkTable: `totes-${stage}-watermark`,
       stateTable: `totes-${stage}-state`,
+      failuresTable: `totes-${stage}-failures`,
       totesysSecretId: `totes/${stage}/totesys`,
       warehouseSecretId: `totes/${stage}/warehouse`,
     });
@@ -104,6 +105,16 @@ describe('provisionLocalStack', () => {
     expect(state.Table?.KeySchema).toEqual([{ AttributeName: 'table', KeyType: 'HASH' }, { AttributeName: 'id', KeyType: 'RANGE' }]);
     expect(state.Table?.AttributeDefinitions).toEqual(expect.arrayContaining([{ AttributeName: 'id', AttributeType: 'N' }]));
     expect(state.Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus).toBe('ENABLED');
+  });
+
+  it('creates the failure journal keyed by object key, its entries expiring by TTL', async () => {
+    const failures = await clients.dynamo.send(new DescribeTableCommand({ TableName: outputs.failuresTable }));
+    const ttl = await clients.dynamo.send(new DescribeTimeToLiveCommand({ TableName: outputs.failuresTable }));
+    const backups = await clients.dynamo.send(new DescribeContinuousBackupsCommand({ TableName: outputs.failuresTable }));
+
+    expect(failures.Table?.KeySchema).toEqual([{ AttributeName: 'key', KeyType: 'HASH' }]);
+    expect(ttl.TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
     expect(backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus).toBe('ENABLED');
   });
 
