@@ -3,6 +3,12 @@ import { reportCliError } from './errors';
 import { registerSeedCommand } from './commands/seed';
 import { registerRunCommand } from './commands/run';
 import { registerDemoCommand } from './commands/demo';
+import { registerDashboardCommand } from './commands/dashboard';
+import { registerUpCommand } from './commands/up';
+import { registerStatusCommand } from './commands/status';
+import { registerDlqCommand } from './commands/dlq';
+import { registerWatermarkCommand } from './commands/watermark';
+import { registerReplayCommand } from './commands/replay';
 
 /**
  * The totes CLI. Each command lives in its own file under ./commands and only wires options to
@@ -16,6 +22,12 @@ export function buildProgram(): Command {
   registerSeedCommand(program);
   registerRunCommand(program);
   registerDemoCommand(program);
+  registerDashboardCommand(program);
+  registerUpCommand(program);
+  registerStatusCommand(program);
+  registerDlqCommand(program);
+  registerWatermarkCommand(program);
+  registerReplayCommand(program);
   return program;
 }
 

@@ -1,6 +1,6 @@
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import pg from 'pg';
+import { DynamoFailureJournal } from '../aws/failure-journal';
 import { queueDepth } from '../aws/sqs-queue';
 import { describeError } from '../errors';
 import { createExtractHandler } from '../handlers/extract';
@@ -9,11 +9,10 @@ import { createLoadHandler } from '../handlers/load';
 import { onFirstUse } from '../handlers/runtime/cold-start';
 import { createTransformHandler } from '../handlers/transform';
 import { createJsonLogger } from '../observability/logger';
-import { objectsInNotification } from '../schemas/messages';
+import { listDeadLetters } from '../ops/dlq';
 import { warehouseTableNames } from '../schemas/warehouse';
 import { quoteIdent } from '../schemas/columns';
 import type { ExtractDeps, ExtractReport } from '../stages/extract';
-import type { LogFields, Logger } from '../stages/ports';
 import { drainQueues, type SqsHandler } from './event-source';
 import type { LocalEnvironment } from './environment';
 import { lambdaContext } from './lambda-context';
@@ -74,14 +73,13 @@ export class LocalPipeline {
   private readonly extractHandler;
   private readonly transformHandler: SqsHandler;
   private readonly loadHandler: SqsHandler;
-  private readonly lastErrorByKey = new Map<string, string>();
   private readonly counts = { transformed: 0, loaded: 0, failedAttempts: 0 };
 
   constructor(
     private readonly environment: LocalEnvironment,
     private readonly options: PipelineOptions = {},
   ) {
-    const runtime: Runtime = { config: environment.config, aws: environment.aws, clients: environment.clients, logger: this.captureFailures(createJsonLogger({ level: environment.config.LOG_LEVEL, write: options.logLine ?? (() => undefined) })) };
+    const runtime: Runtime = { config: environment.config, aws: environment.aws, clients: environment.clients, logger: createJsonLogger({ level: environment.config.LOG_LEVEL, write: options.logLine ?? (() => undefined) }) };
     const faults = options.faults ?? {};
     const runtimeFor = (fn: 'extract' | 'transform' | 'load'): Runtime => faults.runtime?.(runtime, fn) ?? runtime;
     const handlerFor = (handler: SqsHandler, queue: 'transform' | 'load'): SqsHandler => faults.handler?.(handler, queue) ?? handler;
@@ -170,45 +168,20 @@ export class LocalPipeline {
     };
   }
 
-  /** Remembers each object's last failure, so a dead letter can be reported with its reason. */
-  private captureFailures(logger: Logger): Logger {
-    const remember = (fields?: LogFields) => {
-      if (fields?.event === 'record_failed' && typeof fields.key === 'string') this.lastErrorByKey.set(fields.key, String(fields.error));
-    };
-    const wrap = (inner: Logger): Logger => ({
-      ...inner,
-      error: (message, fields) => {
-        remember(fields);
-        inner.error(message, fields);
-      },
-      child: (fields) => wrap(inner.child(fields)),
-    });
-    return wrap(logger);
-  }
-
-  /** Peeks at both DLQs without consuming: the messages stay for `totes dlq redrive`. */
+  /**
+   * Peeks at both DLQs without consuming (the messages stay for `totes dlq redrive`), with each
+   * object's reason from the failure journal the handlers write — the same listing as
+   * `totes dlq list`, so it also explains messages left by an earlier run.
+   */
   async deadLetters(): Promise<DeadLetter[]> {
+    const journal = new DynamoFailureJournal(this.environment.clients.dynamo, this.environment.outputs.failuresTable);
     const letters: DeadLetter[] = [];
     for (const queue of ['transform', 'load'] as const) {
       const dlqUrl = this.environment.outputs.queues[queue].dlqUrl;
       const depth = await queueDepth(this.environment.clients.sqs, dlqUrl);
       if (depth.visible === 0) continue;
-      const seen = new Set<string>();
-      for (let attempt = 0; attempt < Math.ceil(depth.visible / 10) + 2; attempt += 1) {
-        const { Messages = [] } = await this.environment.clients.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 1, WaitTimeSeconds: 0 }),
-        );
-        for (const message of Messages) {
-          if (!message.MessageId || seen.has(message.MessageId)) continue;
-          seen.add(message.MessageId);
-          let keys: string[];
-          try {
-            keys = objectsInNotification(message.Body ?? '').map((object) => object.key);
-          } catch (error) {
-            keys = [`(unreadable message ${message.MessageId}: ${describeError(error)})`];
-          }
-          for (const key of keys) letters.push({ queue, key, reason: this.lastErrorByKey.get(key) ?? 'failed in an earlier run' });
-        }
+      for (const letter of await listDeadLetters(this.environment.clients.sqs, journal, dlqUrl, { holdSeconds: 5 })) {
+        letters.push({ queue, key: letter.key, reason: letter.failure?.error ?? 'no failure recorded for this object' });
       }
     }
     return letters;
