@@ -1,0 +1,305 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
+import { startMoto, type RunningMoto } from '../src/local/moto';
+import { countWarehouseRows, LocalPipeline } from '../src/local/pipeline';
+import { quoteIdent } from '../src/schemas/columns';
+import { seedTotesys } from '../src/seed/seed';
+import { measureBundles, type BundleFigure } from './bundles';
+import { measureLimit, type LimitResult } from './limit';
+import type { BenchStage, WorkerResult, WorkerSpec } from './worker';
+
+const projectRoot = resolve(import.meta.dirname, '..');
+const REGION = 'eu-west-2';
+/** The machine's PostgreSQL, where the bench creates (and drops) databases of its own. */
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface BenchOptions {
+  readonly salesOrders: number;
+  /** Sales-order counts of the extra initial-load runs of the scaling curve (the main run is always one point). */
+  readonly scaling: readonly number[];
+  /** Transform and load worker processes (Lambda instances) at once. */
+  readonly workers: number;
+  readonly bundles: boolean;
+  readonly adminUrl?: string;
+  readonly log: (line: string) => void;
+}
+
+export interface StageFigure {
+  readonly rows: number;
+  readonly seconds: number;
+  readonly rows_per_s: number;
+  readonly peak_rss_mb: number;
+  readonly objects: number;
+  readonly invocations: number;
+  readonly failed_attempts: number;
+  readonly processes: number;
+}
+
+export interface InitialLoadFigure {
+  readonly sales_orders: number;
+  readonly seed_seconds: number;
+  readonly limit_rows_per_s: number;
+  readonly limit_seconds: number;
+  readonly seconds: number;
+  readonly end_to_end_rows_per_s: number;
+  readonly stages: Record<BenchStage, StageFigure>;
+  readonly warehouse_rows: Record<string, number>;
+  readonly load_avg_1m: number;
+}
+
+export interface BenchResult extends InitialLoadFigure {
+  readonly started_at: string;
+  readonly cores: number;
+  readonly memory_gb: number;
+  readonly node: string;
+  readonly postgres: string;
+  readonly workers: number;
+  readonly incremental_tick_seconds: number;
+  readonly incremental_updated_rows: number;
+  readonly scaling: InitialLoadFigure[];
+  readonly bundles: BundleFigure[];
+  readonly load_avg_1m_at_end: number;
+}
+
+interface Databases {
+  readonly totesysUrl: string;
+  readonly warehouseUrl: string;
+  readonly server: string;
+  drop(): Promise<void>;
+}
+
+function urlFor(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Two fresh databases on the machine's PostgreSQL, or the embedded one when nothing answers there. */
+async function createDatabases(adminUrl: string, log: (line: string) => void): Promise<Databases> {
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
+  const names = [`totes_bench_src_${suffix}`, `totes_bench_wh_${suffix}`] as const;
+  try {
+    for (const name of names) await adminQuery(adminUrl, `CREATE DATABASE ${quoteIdent(name)}`);
+  } catch (error) {
+    log(`no PostgreSQL at ${adminUrl} (${(error as Error).message}); using the embedded one`);
+    const embedded = await openDatabases({ region: REGION, stage: 'bench' }, resolve(projectRoot, '.totes'), log);
+    // The embedded cluster's databases persist: the seed resets totesys, the warehouse is emptied.
+    await adminQuery(embedded.warehouseUrl, 'DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS totes CASCADE; CREATE SCHEMA public');
+    return { totesysUrl: embedded.totesysUrl, warehouseUrl: embedded.warehouseUrl, server: 'embedded', drop: async () => embedded.embedded?.stop() };
+  }
+  return {
+    totesysUrl: urlFor(adminUrl, names[0]),
+    warehouseUrl: urlFor(adminUrl, names[1]),
+    server: adminUrl.replace(/\/[^/]*$/, ''),
+    drop: async () => {
+      for (const name of names) await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    },
+  };
+}
+
+function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
+      cwd: projectRoot,
+      env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !last.startsWith('{')) reject(new Error(`${spec.stage} worker exited with ${code}: ${stderr}`));
+      else resolvePromise(JSON.parse(last) as WorkerResult);
+    });
+  });
+}
+
+/** Runs one stage in `processes` worker processes at once and sums what they did. */
+async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }): Promise<StageFigure> {
+  const queue = stage === 'extract' ? undefined : environment.outputs.queues[stage];
+  const spec: WorkerSpec = {
+    stage,
+    config: environment.config,
+    aws,
+    queueUrl: queue?.url,
+    queueArn: queue?.arn,
+    functionName: `totes-${environment.outputs.stage}-${stage}`,
+    batchSize: 10,
+    timeoutMs: 60 * 60_000,
+  };
+  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec)));
+  const seconds = (Math.max(...results.map((result) => result.finishedAt)) - Math.min(...results.map((result) => result.startedAt))) / 1000;
+  const sum = (pick: (result: WorkerResult) => number) => results.reduce((total, result) => total + pick(result), 0);
+  const rows = sum((result) => result.rows);
+  return {
+    rows,
+    seconds,
+    rows_per_s: rows / seconds,
+    peak_rss_mb: Math.max(...results.map((result) => result.peakRssMb)),
+    objects: sum((result) => result.objects),
+    invocations: sum((result) => result.invocations),
+    failed_attempts: sum((result) => result.failedAttempts),
+    processes,
+  };
+}
+
+async function scalar(url: string, sql: string, values: unknown[] = []): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ value: string }>(sql, values);
+    return String(rows[0]?.value ?? '');
+  } finally {
+    await client.end();
+  }
+}
+
+interface Scenario {
+  readonly figure: InitialLoadFigure;
+  readonly environment: LocalEnvironment;
+  readonly databases: Databases;
+}
+
+/**
+ * One scale: fresh databases, the seed, the limit, then the initial load stage by stage — all
+ * extract, then all transform, then all load — each stage in worker processes of its own. The
+ * stages do not overlap, so each one's rate and memory are its own, and the end-to-end time is
+ * their sum: an upper bound on the time of the deployed pipeline, where they overlap.
+ */
+async function initialLoad(salesOrders: number, moto: RunningMoto, options: BenchOptions): Promise<Scenario> {
+  const { log } = options;
+  const databases = await createDatabases(options.adminUrl ?? DEFAULT_ADMIN_URL, log);
+  try {
+    log(`[${salesOrders.toLocaleString('en-GB')}] seeding totesys…`);
+    const seedStarted = performance.now();
+    await seedTotesys({ url: databases.totesysUrl, scale: salesOrders, reset: true });
+    const seedSeconds = (performance.now() - seedStarted) / 1000;
+    log(`[${salesOrders.toLocaleString('en-GB')}] seeded in ${seedSeconds.toFixed(1)} s; measuring the COPY limit…`);
+    const limit: LimitResult = await measureLimit(databases.totesysUrl, databases.warehouseUrl);
+    log(`[${salesOrders.toLocaleString('en-GB')}] limit: ${Math.round(limit.rowsPerS).toLocaleString('en-GB')} rows/s (load avg ${loadavg()[0]?.toFixed(1)})`);
+
+    const environment = await openLocalEnvironment({
+      env: { totesysDbUrl: databases.totesysUrl, warehouseDbUrl: databases.warehouseUrl, awsEndpoint: moto.endpoint, region: REGION, stage: `bench${randomUUID().slice(0, 8)}` },
+      // Long enough that a batch of large objects is never redelivered while still being worked on.
+      visibilityTimeoutSeconds: 600,
+    });
+    const aws = { region: REGION, endpoint: moto.endpoint };
+    const stages = {} as Record<BenchStage, StageFigure>;
+    for (const stage of ['extract', 'transform', 'load'] as const) {
+      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws);
+      const figure = stages[stage];
+      log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
+    }
+    const seconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
+    const pipeline = new LocalPipeline(environment);
+    const deadLetters = await pipeline.deadLetters();
+    if (deadLetters.length > 0) throw new Error(`the initial load left dead letters: ${JSON.stringify(deadLetters)}`);
+    const warehouseRows = await countWarehouseRows(databases.warehouseUrl);
+    if (warehouseRows.fact_sales_order !== salesOrders) {
+      throw new Error(`the warehouse has ${warehouseRows.fact_sales_order} sales orders after the initial load, expected ${salesOrders}`);
+    }
+    return {
+      environment,
+      databases,
+      figure: {
+        sales_orders: salesOrders,
+        seed_seconds: seedSeconds,
+        limit_rows_per_s: limit.rowsPerS,
+        limit_seconds: limit.seconds,
+        seconds,
+        end_to_end_rows_per_s: salesOrders / seconds,
+        stages,
+        warehouse_rows: warehouseRows,
+        load_avg_1m: loadavg()[0] ?? 0,
+      },
+    };
+  } catch (error) {
+    await databases.drop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * One incremental tick: 1% of sales orders get a new version (one new last_updated, later than
+ * any before), then the clock runs from the tick until the warehouse holds every new version.
+ */
+async function incrementalTick(scenario: Scenario, log: (line: string) => void): Promise<{ seconds: number; updated: number }> {
+  const { totesysUrl, warehouseUrl } = scenario.databases;
+  const stamp = await scalar(totesysUrl, "SELECT to_char(max(last_updated) + interval '1 second', 'YYYY-MM-DD HH24:MI:SS.US') AS value FROM sales_order");
+  const updated = Number(
+    await scalar(
+      totesysUrl,
+      'WITH changed AS (UPDATE sales_order SET units_sold = units_sold + 1, last_updated = $1::timestamp WHERE sales_order_id % 100 = 0 RETURNING 1) SELECT count(*) AS value FROM changed',
+      [stamp],
+    ),
+  );
+  const pipeline = new LocalPipeline(scenario.environment, { concurrency: 2 });
+  const started = performance.now();
+  const summary = await pipeline.tick();
+  const visibleSql = 'SELECT count(*) AS value FROM fact_sales_order WHERE last_updated_date = $1::timestamp::date AND last_updated_time = $1::timestamp::time';
+  let visible = Number(await scalar(warehouseUrl, visibleSql, [stamp]));
+  while (visible < updated && performance.now() - started < 120_000) {
+    await new Promise((resolveTimer) => setTimeout(resolveTimer, 100));
+    visible = Number(await scalar(warehouseUrl, visibleSql, [stamp]));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (!summary.ok || visible !== updated) throw new Error(`incremental tick: ${visible} of ${updated} updates visible, tick ok=${summary.ok}`);
+  log(`incremental tick: ${updated.toLocaleString('en-GB')} updated sales orders visible in the warehouse after ${seconds.toFixed(2)} s (load avg ${loadavg()[0]?.toFixed(1)})`);
+  return { seconds, updated };
+}
+
+/** The whole benchmark; see bench/run.ts for the command line and docs/performance.md for the figures. */
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const startedAt = new Date().toISOString();
+  const moto = await startMoto();
+  const scaling: InitialLoadFigure[] = [];
+  try {
+    for (const scale of [...new Set(options.scaling)].filter((scale) => scale !== options.salesOrders).sort((a, b) => a - b)) {
+      const scenario = await initialLoad(scale, moto, options);
+      scaling.push(scenario.figure);
+      await scenario.databases.drop();
+    }
+    const main = await initialLoad(options.salesOrders, moto, options);
+    try {
+      const tick = await incrementalTick(main, options.log);
+      const postgres = await scalar(main.databases.totesysUrl, "SELECT current_setting('server_version') AS value");
+      const bundles = options.bundles ? await measureBundles() : [];
+      for (const bundle of bundles) options.log(`bundle ${bundle.function}: ${bundle.zip_mb.toFixed(2)} MB zip, cold import ${bundle.cold_import_ms.toFixed(0)} ms`);
+      return {
+        started_at: startedAt,
+        ...main.figure,
+        cores: cpus().length,
+        memory_gb: totalmem() / 1024 ** 3,
+        node: process.version,
+        postgres: `${postgres} (${main.databases.server})`,
+        workers: options.workers,
+        incremental_tick_seconds: tick.seconds,
+        incremental_updated_rows: tick.updated,
+        scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),
+        bundles,
+        load_avg_1m_at_end: loadavg()[0] ?? 0,
+      };
+    } finally {
+      await main.databases.drop();
+    }
+  } finally {
+    await moto.stop();
+  }
+}

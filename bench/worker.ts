@@ -1,0 +1,114 @@
+/**
+ * One stage of the benchmark in a process of its own, so its peak RSS is the stage's alone: the
+ * extract handler invoked once on a scheduled event, or the transform/load handler fed by the
+ * local SQS event-source runtime until its queue is empty (one worker ≈ one Lambda instance).
+ *
+ * Started by bench/runner.ts with the spec as JSON in TOTES_BENCH_WORKER; prints one JSON line
+ * (the WorkerResult) on stdout.
+ */
+import type { SQSEvent, Context, ScheduledEvent } from 'aws-lambda';
+import { createAwsClients } from '../src/aws/clients';
+import type { AwsSettings } from '../src/aws/config';
+import type { HandlerConfig } from '../src/config';
+import { extractRuntime, type Runtime } from '../src/handlers/deps';
+import { createExtractHandler } from '../src/handlers/extract';
+import { createLoadHandler } from '../src/handlers/load';
+import { onFirstUse } from '../src/handlers/runtime/cold-start';
+import { createTransformHandler } from '../src/handlers/transform';
+import { drainQueues, type SqsHandler } from '../src/local/event-source';
+import { lambdaContext } from '../src/local/lambda-context';
+import { createJsonLogger } from '../src/observability/logger';
+
+export type BenchStage = 'extract' | 'transform' | 'load';
+
+export interface WorkerSpec {
+  readonly stage: BenchStage;
+  readonly config: HandlerConfig;
+  readonly aws: AwsSettings;
+  readonly queueUrl?: string;
+  readonly queueArn?: string;
+  readonly functionName: string;
+  readonly batchSize: number;
+  readonly timeoutMs: number;
+}
+
+export interface WorkerResult {
+  readonly stage: BenchStage;
+  /** Epoch ms when the work began (after module load) and ended. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** Rows this worker moved: extracted rows, CSV rows transformed, Parquet rows loaded. */
+  readonly rows: number;
+  /** Sales orders among them (extract: sales_order rows; transform/load: fact_sales_order rows). */
+  readonly salesOrders: number;
+  /** Objects written (extract) or messages settled (transform, load). */
+  readonly objects: number;
+  readonly invocations: number;
+  readonly failedAttempts: number;
+  /** process.resourceUsage().maxRSS, in MB. */
+  readonly peakRssMb: number;
+}
+
+function scheduledEvent(region: string): ScheduledEvent {
+  return {
+    version: '0', id: crypto.randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012',
+    time: new Date().toISOString(), region, resources: ['arn:aws:events:local:rule/totes-bench'], detail: {},
+  };
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.env.TOTES_BENCH_WORKER ?? '') as WorkerSpec;
+  const counts = { rows: 0, salesOrders: 0, objects: 0, invocations: 0, failedAttempts: 0 };
+  // The handlers' own success lines carry the row counts, so nothing is counted twice.
+  const logger = createJsonLogger({
+    level: 'info',
+    write: (line) => {
+      if (!line.includes('"message":"transformed"') && !line.includes('"message":"loaded"')) return;
+      const entry = JSON.parse(line) as { message: string; sourceRows?: number; table?: string; rowsInFile?: number; outputs?: { table: string; rows: number }[] };
+      if (entry.message === 'transformed') {
+        counts.rows += entry.sourceRows ?? 0;
+        counts.salesOrders += entry.outputs?.find((output) => output.table === 'fact_sales_order')?.rows ?? 0;
+      } else {
+        counts.rows += entry.rowsInFile ?? 0;
+        if (entry.table === 'fact_sales_order') counts.salesOrders += entry.rowsInFile ?? 0;
+      }
+    },
+  });
+  const runtime: Runtime = { config: spec.config, aws: spec.aws, clients: createAwsClients(spec.aws), logger };
+  const startedAt = Date.now();
+
+  if (spec.stage === 'extract') {
+    const handler = createExtractHandler(onFirstUse(async () => extractRuntime(runtime)));
+    const report = await handler(scheduledEvent(spec.aws.region), lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutMs, region: spec.aws.region }));
+    counts.invocations = 1;
+    for (const table of report.tables) {
+      counts.rows += table.rows;
+      counts.objects += table.objects.length;
+      if (table.table === 'sales_order') counts.salesOrders += table.rows;
+    }
+  } else {
+    const inner: SqsHandler = spec.stage === 'transform' ? createTransformHandler(async () => runtime) : createLoadHandler(async () => runtime);
+    const handler: SqsHandler = async (event: SQSEvent, context: Context) => {
+      counts.invocations += 1;
+      const response = (await inner(event, context)) as { batchItemFailures?: unknown[] } | undefined;
+      const failures = response?.batchItemFailures?.length ?? 0;
+      counts.objects += event.Records.length - failures;
+      counts.failedAttempts += failures;
+      return response;
+    };
+    await drainQueues(
+      [{ sqs: runtime.clients.sqs, queueUrl: spec.queueUrl ?? '', queueArn: spec.queueArn, handler, batchSize: spec.batchSize, waitSeconds: 1, functionName: spec.functionName, functionTimeoutMs: spec.timeoutMs }],
+      { timeoutMs: spec.timeoutMs, concurrency: 1 },
+    );
+  }
+  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_PG_ADMIN_URL } from '../support/pg';
+
+const run = promisify(execFile);
+const projectRoot = resolve(import.meta.dirname, '../..');
+
+/**
+ * Keeps the benchmark runner from rotting: the whole bench at a tiny scale (its own moto and
+ * databases), checking that every figure is there and positive. Speed is not asserted: that is
+ * what the benchmark itself reports.
+ */
+describe('npm run bench', () => {
+  let dir: string;
+  let result: Record<string, unknown>;
+  let table: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'totes-bench-test-'));
+    const json = join(dir, 'bench.json');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--sales-orders', '2000', '--scaling', '1000', '--no-bundles', '--no-latest', '--json', json, '--pg', TEST_PG_ADMIN_URL], {
+      cwd: projectRoot,
+      timeout: 170_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    table = stdout;
+    result = JSON.parse(await readFile(json, 'utf8')) as Record<string, unknown>;
+  }, 180_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes every figure, positive, for the run and for each point of the scaling curve', () => {
+    const positive = expect.any(Number) as unknown;
+    const stage = { rows_per_s: positive, peak_rss_mb: positive, rows: positive, objects: positive, invocations: positive };
+    const run = { sales_orders: expect.any(Number), limit_rows_per_s: positive, end_to_end_rows_per_s: positive, stages: { extract: stage, transform: stage, load: stage } };
+    expect(result).toMatchObject({ ...run, sales_orders: 2000, incremental_tick_seconds: positive, incremental_updated_rows: 20, cores: positive, memory_gb: positive });
+    expect(result.scaling).toMatchObject([{ ...run, sales_orders: 1000 }, { ...run, sales_orders: 2000 }]);
+    const numbers = JSON.stringify(result).match(/"(?:[a-z_]+_per_s|peak_rss_mb|incremental_tick_seconds|seconds)":-?[\d.e+]+/g) ?? [];
+    expect(numbers.length).toBeGreaterThan(20);
+    for (const figure of numbers) expect(Number(figure.split(':')[1]), figure).toBeGreaterThan(0);
+  });
+
+  it('prints the markdown table with each figure against the limit', () => {
+    expect(table).toContain('| limit: COPY TO STDOUT → COPY FROM STDIN (sales_order) |');
+    expect(table).toMatch(/\| initial load end to end .* \| \d+% \| ≥ 35% \|/);
+    expect(table).toMatch(/\| extract peak RSS \(per process\) \| \d+ MB/);
+    expect(table).toContain('### Scaling (initial load)');
+  });
+});
