@@ -4,7 +4,6 @@ import { registerSeedCommand } from './commands/seed';
 import { registerRunCommand } from './commands/run';
 import { registerDemoCommand } from './commands/demo';
 import { registerDashboardCommand } from './commands/dashboard';
-import { registerDashboardCommand } from './commands/dashboard';
 import { registerUpCommand } from './commands/up';
 import { registerStatusCommand } from './commands/status';
 import { registerDlqCommand } from './commands/dlq';
@@ -23,7 +22,6 @@ export function buildProgram(): Command {
   registerSeedCommand(program);
   registerRunCommand(program);
   registerDemoCommand(program);
-  registerDashboardCommand(program);
   registerDashboardCommand(program);
   registerUpCommand(program);
   registerStatusCommand(program);
