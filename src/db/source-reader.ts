@@ -30,15 +30,23 @@ export function createPgSourceReader(pool: PoolProvider): SourceReader {
   return {
     async withChanges(table, query, work) {
       const client = await connect(table, getPool);
+      // The pool listens for a dropped connection only while the client is idle. Checked out, a
+      // server restart or pg_terminate_backend emits 'error' on the client, which unheard would
+      // crash the process and every other table's extract with it; the query in progress (or
+      // the next one) fails on its own and fails just this table.
+      const ignoreConnectionError = () => undefined;
+      client.on('error', ignoreConnectionError);
       try {
         const changes = await openChangeSet(client, table, query);
         const result = await work(changes);
-        await client.query('COMMIT');
+        await sourceQuery(client, table, 'COMMIT');
+        client.off('error', ignoreConnectionError);
         client.release();
         return result;
       } catch (error) {
         // Destroy rather than ROLLBACK: a half-read COPY stream would block a ROLLBACK forever,
-        // and closing the connection ends the transaction anyway.
+        // and closing the connection ends the transaction anyway. The listener stays: a dying
+        // connection may still report its end.
         client.release(true);
         throw error;
       }
