@@ -15,6 +15,7 @@ import { ensureWarehouseSchema } from '../db/warehouse-ddl';
 import { createPgWarehouse } from '../db/warehouse-writer';
 import { NotYetAvailableError, TotesError, describeError } from '../errors';
 import { unreadableMessageKey } from '../schemas/failure';
+import { objectsInNotification } from '../schemas/messages';
 import { createJsonLogger } from '../observability/logger';
 import type { ExtractDeps } from '../stages/extract';
 import type { LoadDeps } from '../stages/load';
@@ -37,11 +38,17 @@ function loggerFor(runtime: Runtime, stage: string): Logger {
   return (runtime.logger ?? createJsonLogger({ level: runtime.config.LOG_LEVEL })).child({ stage });
 }
 
+/**
+ * The pool lives as long as the container, but the password is read per new connection (pg calls
+ * the function each time) through the 5-minute secret cache: after a rotation, connections
+ * already open keep working, and new ones use the new password once the cached one expires.
+ */
 function databasePool(runtime: Runtime, secretId: string, applicationName: string): LazyPool {
   const secrets = createCachedSecretReader(runtime.clients.secrets);
-  return createLazyPool(async () =>
-    pgPoolConfig(await secrets.readDbCredentials(secretId), { ssl: runtime.config.DB_TLS || undefined, applicationName }),
-  );
+  return createLazyPool(async () => ({
+    ...pgPoolConfig(await secrets.readDbCredentials(secretId), { ssl: runtime.config.DB_TLS || undefined, applicationName }),
+    password: async () => (await secrets.readDbCredentials(secretId)).password,
+  }));
 }
 
 export interface ExtractRuntime {
@@ -117,17 +124,32 @@ export function recordFailures(runtime: Runtime, stage: 'transform' | 'load'): R
   const journal = tableName ? new DynamoFailureJournal(runtime.clients.dynamo, tableName) : null;
   return async (record, error) => {
     if (!journal) return;
-    const context = error instanceof TotesError ? error.context : {};
-    await journal.record({
-      key: context.key ?? unreadableMessageKey(record.messageId),
-      stage,
-      messageId: record.messageId,
-      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 0,
-      error: describeError(error),
-      retryable: error instanceof TotesError ? error.retryable : true,
-      at: new Date().toISOString(),
-    });
+    const at = new Date().toISOString();
+    // Keyed by the objects the message announces — what the DLQ listing reads back — not by the
+    // error's key, which may name an output object (a Parquet file the transform could not write).
+    for (const key of announcedKeys(record, error)) {
+      await journal.record({
+        key,
+        stage,
+        messageId: record.messageId,
+        receiveCount: Number(record.attributes.ApproximateReceiveCount) || 0,
+        error: describeError(error),
+        retryable: error instanceof TotesError ? error.retryable : true,
+        at,
+      });
+    }
   };
+}
+
+function announcedKeys(record: SQSRecord, error: unknown): string[] {
+  try {
+    const keys = objectsInNotification(record.body).map((object) => object.key);
+    if (keys.length > 0) return keys;
+  } catch {
+    // An unreadable body: fall through to the error's key or the message id.
+  }
+  const contextKey = error instanceof TotesError ? error.context.key : undefined;
+  return [contextKey ?? unreadableMessageKey(record.messageId)];
 }
 
 /** Runs every hook even when one fails (a journal outage must not cancel a back-off), then reports the first failure. */
