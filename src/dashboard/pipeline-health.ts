@@ -56,6 +56,13 @@ export async function loadLogSummary(reader: WarehouseReader, recentHours: numbe
   }));
 }
 
+/** Which of these object keys the load log holds. */
+export async function loadedKeys(reader: WarehouseReader, keys: readonly string[], names: WarehouseSchemaNames = defaultWarehouseSchemaNames): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await reader.query<{ key: string }>(`SELECT key FROM ${qualified(names.bookkeepingSchema, 'load_log')} WHERE key = ANY($1::varchar[])`, [keys]);
+  return rows.map((row) => row.key);
+}
+
 export interface RecentError {
   readonly at: string;
   readonly stage: string;
@@ -63,6 +70,8 @@ export interface RecentError {
   readonly subject: string;
   readonly error: string;
   readonly receiveCount?: number;
+  /** For a processed object: it is in the load log, so a later attempt loaded it. */
+  readonly loadedSince?: boolean;
 }
 
 export type AwsHealth =

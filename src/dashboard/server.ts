@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError } from '../errors';
 import { BusinessQueries, type LocationGrouping } from './business';
-import { loadLogSummary, type AwsHealth } from './pipeline-health';
+import { loadLogSummary, loadedKeys, type AwsHealth } from './pipeline-health';
 import type { WarehouseReader } from './warehouse-reader';
 
 /**
@@ -82,7 +82,7 @@ export function dashboardHandler(options: DashboardServerOptions) {
           (tables) => ({ available: true as const, recentHours, tables }),
           (error: unknown) => ({ available: false as const, reason: describeError(error) }),
         ),
-        options.awsHealth(),
+        options.awsHealth().then(withLoadedSince),
       ]);
       return { checkedAt, loads, aws };
     },
@@ -93,6 +93,13 @@ export function dashboardHandler(options: DashboardServerOptions) {
     '/api/top-staff': (params) => business.topStaff(currencyCode(params.get('currency')), 10),
     '/api/order-history': (params) => business.orderHistory(orderId(params.get('id'))),
   };
+
+  /** A journal entry outlives a successful retry; the load log tells whether the object got in after all. */
+  async function withLoadedSince(aws: AwsHealth): Promise<AwsHealth> {
+    if (!aws.available || aws.recentErrors.length === 0) return aws;
+    const loaded = new Set(await loadedKeys(options.reader, aws.recentErrors.map((error) => error.subject)).catch(() => []));
+    return { ...aws, recentErrors: aws.recentErrors.map((error) => ({ ...error, loadedSince: loaded.has(error.subject) })) };
+  }
 
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://dashboard.invalid');

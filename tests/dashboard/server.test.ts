@@ -185,6 +185,11 @@ describe('pipeline health', () => {
       TableName: stack.failuresTable,
       Item: { key: 'dim_staff/x.parquet', stage: 'load', messageId: 'm-1', receiveCount: 5, error: 'dim_staff 7 not yet loaded', retryable: true, at: '2030-01-01T00:00:00.000Z', expiresAt: 1_900_000_000 },
     }));
+    // A failed attempt of an object that a retry then loaded (a.parquet is in the load log).
+    await awsClients.dynamo.send(new PutCommand({
+      TableName: stack.failuresTable,
+      Item: { key: 'a.parquet', stage: 'load', messageId: 'm-2', receiveCount: 1, error: 'dim_design 3 not yet loaded', retryable: true, at: '2029-01-01T00:00:00.000Z', expiresAt: 1_900_000_000 },
+    }));
 
     const { status, body } = await get('/api/health');
 
@@ -201,7 +206,10 @@ describe('pipeline health', () => {
     expect(health.aws.available).toBe(true);
     expect(health.aws.status.queues).toContainEqual({ queue: `totes-${stage}-load-dlq`, consumer: 'load', role: 'dlq', visible: 1, inFlight: 0, delayed: 0 });
     expect(health.aws.status.problems).toEqual([expect.stringContaining(`totes-${stage}-load-dlq holds 1`)]);
-    expect(health.aws.recentErrors).toEqual([{ at: '2030-01-01T00:00:00.000Z', stage: 'load', subject: 'dim_staff/x.parquet', error: 'dim_staff 7 not yet loaded', receiveCount: 5 }]);
+    expect(health.aws.recentErrors).toEqual([
+      { at: '2030-01-01T00:00:00.000Z', stage: 'load', subject: 'dim_staff/x.parquet', error: 'dim_staff 7 not yet loaded', receiveCount: 5, loadedSince: false },
+      { at: '2029-01-01T00:00:00.000Z', stage: 'load', subject: 'a.parquet', error: 'dim_design 3 not yet loaded', receiveCount: 1, loadedSince: true },
+    ]);
   });
 
   it('says why when AWS does not answer, and still serves the load log', async () => {

@@ -206,15 +206,17 @@ function renderErrors(errors, notes) {
   const container = document.getElementById('recent-errors');
   renderTable(container, {
     id: 'errors-table',
-    caption: 'Newest first: extract failures and the last error of each failing object',
+    caption: 'Newest first: extract failures, and the last failed attempt of each object (kept after a retry succeeds, until it expires)',
     columns: [
       { label: 'When', value: (row) => row.at },
       { label: 'Stage', value: (row) => row.stage },
       { label: 'Object or table', value: (row) => row.subject },
       { label: 'Attempts', value: (row) => (row.receiveCount === undefined ? '–' : formatInt(row.receiveCount)), numeric: true },
       { label: 'Error', value: (row) => row.error },
+      { label: 'Now', value: (row) => (row.loadedSince ? 'loaded since' : 'not loaded') },
     ],
     rows: errors,
+    rowClass: (row) => (row.loadedSince ? 'resolved' : 'stuck'),
     empty: 'No recent errors.',
   });
   for (const note of notes) container.append(element('p', { class: 'hint' }, note));
@@ -234,6 +236,7 @@ function renderSummary(summary) {
   const chosen = select.value;
   select.replaceChildren(...summary.currencies.map((code) => element('option', { value: code }, code)));
   if (summary.currencies.includes(chosen)) select.value = chosen;
+  else if (summary.currencies.includes('GBP')) select.value = 'GBP';
 }
 
 function renderRevenue(revenue) {
