@@ -1,6 +1,5 @@
-import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SqsHandler } from '../../src/local/event-source';
+import { dieAfterPartOfOneBatch } from './support/crashes';
 import { sendAll, seededRandom, shuffled, takeAll } from './support/queues';
 import { SourceEditor } from './support/source';
 import { openReliabilityStack, sql, type ReliabilityStack } from './support/stack';
@@ -23,21 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-/** A handler that runs the first `processed` records of one batch for real, then dies: Lambda returns the whole batch to the queue. */
-function dieAfterPartOfOneBatch(): { wrap: (handler: SqsHandler) => SqsHandler; fired: () => boolean } {
-  let fired = false;
-  return {
-    fired: () => fired,
-    wrap: (handler) => async (event, context) => {
-      if (fired || event.Records.length < 2) return handler(event, context);
-      fired = true;
-      const processed: SQSEvent = { Records: event.Records.slice(0, Math.ceil(event.Records.length / 2)) };
-      await handler(processed, context);
-      throw new Error('injected: the container died before answering');
-    },
-  };
-}
 
 describe('delivery faults', () => {
   it('absorbs every notification delivered twice, at both queues, and again long after', async () => {

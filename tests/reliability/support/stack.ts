@@ -33,6 +33,8 @@ export interface ReliabilityStack {
   readonly pipeline: LocalPipeline;
   readonly model: WarehouseModel;
   readonly tally: TallyFile;
+  /** Every JSON log line the handlers wrote. */
+  readonly logLines: string[];
   /** The fault plan now in force; assign to it, and clear it in a `finally`. */
   readonly faults: FaultPlan;
   /** A pipeline of its own over the same stack, for a second extract running at the same time. */
@@ -92,7 +94,8 @@ export async function openReliabilityStack(name: string, options: StackOptions =
     visibilityTimeoutSeconds: 1,
   });
   const faults: FaultPlan = {};
-  const pipeline = new LocalPipeline(environment, { faults: faultySeams(faults), drainTimeoutMs: 120_000 });
+  const logLines: string[] = [];
+  const pipeline = new LocalPipeline(environment, { faults: faultySeams(faults), drainTimeoutMs: 120_000, logLine: (line) => logLines.push(line) });
   const model = new WarehouseModel(totesys.url);
   const tally = new TallyFile();
   return {
@@ -102,6 +105,7 @@ export async function openReliabilityStack(name: string, options: StackOptions =
     pipeline,
     model,
     tally,
+    logLines,
     faults,
     secondPipeline: () => new LocalPipeline(environment, { drainTimeoutMs: 120_000 }),
     tick: async () => {
