@@ -136,6 +136,11 @@ function columnData(columns: readonly ColumnDef[], rows: readonly Row[]) {
 export interface ParquetEncoder {
   /** Encodes a batch of rows as one or more row groups. Batches bound memory for large inputs. */
   append(rows: readonly Row[]): void;
+  /**
+   * Adds one row, converted at once to its physical column values: only the columns of the row
+   * group being filled are held, never the row objects. A full row group is encoded on the spot.
+   */
+  push(row: Row): void;
   readonly rowCount: number;
   /** Writes the footer and returns the whole file. */
   finish(): Uint8Array;
@@ -148,17 +153,38 @@ export function createParquetEncoder(columns: readonly ColumnDef[], options: { r
   const parquet = new ParquetWriter({ writer, schema, createdBy: 'totes' });
   const rowGroupSize = options.rowGroupSize ?? 100_000;
   let rowCount = 0;
+  // The row group being filled by push(), column by column.
+  let pending: unknown[][] = columns.map(() => []);
+  let pendingRows = 0;
+  const flushPending = () => {
+    if (pendingRows === 0) return;
+    const data = pending.map((values, index) => ({ name: columns[index]!.name, data: values, nullable: columns[index]!.nullable }));
+    void parquet.write({ columnData: data as never, rowGroupSize });
+    pending = columns.map(() => []);
+    pendingRows = 0;
+  };
   return {
     append(rows) {
       if (rows.length === 0) return;
+      flushPending();
       // Typed as the library's ColumnSource; values are already physical here.
       void parquet.write({ columnData: columnData(columns, rows) as never, rowGroupSize });
       rowCount += rows.length;
+    },
+    push(row) {
+      for (let index = 0; index < columns.length; index += 1) {
+        const column = columns[index]!;
+        pending[index]!.push(toPhysical(column, row[column.name]));
+      }
+      pendingRows += 1;
+      rowCount += 1;
+      if (pendingRows >= rowGroupSize) flushPending();
     },
     get rowCount() {
       return rowCount;
     },
     finish() {
+      flushPending();
       parquet.finish();
       return new Uint8Array(writer.getBuffer());
     },

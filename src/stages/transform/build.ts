@@ -65,8 +65,9 @@ function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSiz
 }
 
 // ---------------------------------------------------------------------------------------------
-// Facts: every version observed becomes a row, so they are streamed into the encoder in chunks
-// of one row group and never held whole. The dates they refer to feed dim_date.
+// Facts: every version observed becomes a row, so each is pushed into the encoder's columns as
+// it is parsed (one row group's physical values are held, never the row objects). The dates
+// they refer to feed dim_date.
 
 interface FactMapping {
   readonly fact: FactDef;
@@ -139,11 +140,6 @@ function factBuilder(mapping: FactMapping, options: BuildOptions): WarehouseBuil
     column.type.kind === 'decimal' && column.type.precision !== undefined ? [{ name: column.name, scale: column.type.scale, precision: column.type.precision }] : [],
   );
   const dates = new Set<string>();
-  let chunk: Row[] = [];
-  const flush = () => {
-    encoder.append(chunk);
-    chunk = [];
-  };
   return {
     add: (row, line) => {
       const factRow = toFact(row);
@@ -158,11 +154,10 @@ function factBuilder(mapping: FactMapping, options: BuildOptions): WarehouseBuil
         }
       }
       for (const column of dateColumns) dates.add(factRow[column] as string);
-      chunk.push(factRow);
-      if (chunk.length >= options.rowGroupSize) flush();
+      // Straight into the row group's columns: the row object is garbage at once.
+      encoder.push(factRow);
     },
     finish: async () => {
-      flush();
       if (encoder.rowCount === 0) return [];
       const dateRows = [...dates].sort().map(dimDateRow);
       return [
