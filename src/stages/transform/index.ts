@@ -57,7 +57,7 @@ export async function transformObject(input: { key: string }, deps: TransformDep
   const { key } = input;
   const source = parseIngestionKey(key);
   if (!source) {
-    deps.logger.info('transform skipped: not an ingestion object', { key });
+    deps.logger.warn('transform skipped: not an ingestion object', { key });
     return { key, status: 'skipped', outputs: [] };
   }
   const logger = deps.logger.child({ key, table: source.table });
