@@ -33,6 +33,8 @@ const program = new Command('bench')
   .exitOverride();
 
 async function main(): Promise<void> {
+  // Exiting (rather than dying on the signal) runs the exit hook that stops the bench's moto.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   program.parse(process.argv);
   const options = program.opts<{ salesOrders: number; scaling: number[]; workers: number; json?: string; bundles: boolean; latest: boolean; pg?: string }>();
   const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -38,14 +38,42 @@ function singleKey(table: WarehouseTableDef): string {
 
 type Transaction<T> = (client: pg.PoolClient) => Promise<{ result: T; commit: boolean }>;
 
+/**
+ * The pool's connections as slots taken in arrival order, with no deadline. A handler applies a
+ * whole SQS batch at once (up to 10 objects) over a pool of 2: without this, the objects queued
+ * behind two long loads hit the pool's connection timeout and fail as "cannot connect", although
+ * the warehouse is fine. Waiting here leaves that timeout to its real job: an unreachable server.
+ */
+class ConnectionSlots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
+}
+
 export class PgWarehouse implements Warehouse {
   private readonly names: WarehouseSchemaNames;
+  private readonly slots: ConnectionSlots;
 
   constructor(
     private readonly pool: pg.Pool,
     names: Partial<WarehouseSchemaNames> = {},
   ) {
     this.names = { ...defaultWarehouseSchemaNames, ...names };
+    this.slots = new ConnectionSlots((pool as { options?: { max?: number } }).options?.max ?? 10);
   }
 
   async applyFacts(table: FactDef, rows: readonly Row[], meta: FactApplyMeta): Promise<FactApplyOutcome> {
@@ -188,6 +216,15 @@ export class PgWarehouse implements Warehouse {
   }
 
   private async transaction<T>(context: ErrorContext, work: Transaction<T>): Promise<T> {
+    await this.slots.acquire();
+    try {
+      return await this.transactionOnSlot(context, work);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async transactionOnSlot<T>(context: ErrorContext, work: Transaction<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
