@@ -36,6 +36,8 @@ export interface StageFigure {
   readonly objects: number;
   readonly invocations: number;
   readonly failed_attempts: number;
+  /** Objects processed more than once (a redelivered notification): their rows count once in `rows`. */
+  readonly repeated_objects: number;
   readonly processes: number;
 }
 
@@ -111,9 +113,11 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
   };
 }
 
-function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
+function runWorker(spec: WorkerSpec, log: (line: string) => void): Promise<WorkerResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
+    // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see docs/performance.md).
+    const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
       cwd: projectRoot,
       env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,7 +125,10 @@ function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-8000);
+      for (const line of chunk.toString().split('\n')) if (line.startsWith('{"level":"error"')) log(`  ${spec.stage} worker: ${line.slice(0, 600)}`);
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       const last = stdout.trim().split('\n').at(-1) ?? '';
@@ -132,7 +139,7 @@ function runWorker(spec: WorkerSpec): Promise<WorkerResult> {
 }
 
 /** Runs one stage in `processes` worker processes at once and sums what they did. */
-async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }): Promise<StageFigure> {
+async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void): Promise<StageFigure> {
   const queue = stage === 'extract' ? undefined : environment.outputs.queues[stage];
   const spec: WorkerSpec = {
     stage,
@@ -144,10 +151,14 @@ async function runStage(stage: BenchStage, processes: number, environment: Local
     batchSize: 10,
     timeoutMs: 60 * 60_000,
   };
-  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec)));
+  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log)));
   const seconds = (Math.max(...results.map((result) => result.finishedAt)) - Math.min(...results.map((result) => result.startedAt))) / 1000;
   const sum = (pick: (result: WorkerResult) => number) => results.reduce((total, result) => total + pick(result), 0);
-  const rows = sum((result) => result.rows);
+  // Extract rows are its own report's; downstream, a key seen twice (a repeated notification) counts once.
+  const byKey = new Map<string, number>();
+  for (const result of results) for (const [key, keyRows] of Object.entries(result.rowsByKey)) byKey.set(key, keyRows);
+  const seen = sum((result) => result.loggedObjects);
+  const rows = stage === 'extract' ? sum((result) => result.rows) : [...byKey.values()].reduce((total, keyRows) => total + keyRows, 0);
   return {
     rows,
     seconds,
@@ -156,6 +167,7 @@ async function runStage(stage: BenchStage, processes: number, environment: Local
     objects: sum((result) => result.objects),
     invocations: sum((result) => result.invocations),
     failed_attempts: sum((result) => result.failedAttempts),
+    repeated_objects: seen - byKey.size,
     processes,
   };
 }
@@ -198,12 +210,12 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     const environment = await openLocalEnvironment({
       env: { totesysDbUrl: databases.totesysUrl, warehouseDbUrl: databases.warehouseUrl, awsEndpoint: moto.endpoint, region: REGION, stage: `bench${randomUUID().slice(0, 8)}` },
       // Long enough that a batch of large objects is never redelivered while still being worked on.
-      visibilityTimeoutSeconds: 600,
+      visibilityTimeoutSeconds: 180,
     });
     const aws = { region: REGION, endpoint: moto.endpoint };
     const stages = {} as Record<BenchStage, StageFigure>;
     for (const stage of ['extract', 'transform', 'load'] as const) {
-      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws);
+      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws, log);
       const figure = stages[stage];
       log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }

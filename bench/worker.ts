@@ -41,6 +41,10 @@ export interface WorkerResult {
   readonly rows: number;
   /** Sales orders among them (extract: sales_order rows; transform/load: fact_sales_order rows). */
   readonly salesOrders: number;
+  /** Rows per object key processed (transform, load): a key delivered twice is counted once by the runner. */
+  readonly rowsByKey: Record<string, number>;
+  /** Objects processed, counting each delivery. */
+  readonly loggedObjects: number;
   /** Objects written (extract) or messages settled (transform, load). */
   readonly objects: number;
   readonly invocations: number;
@@ -58,13 +62,20 @@ function scheduledEvent(region: string): ScheduledEvent {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.TOTES_BENCH_WORKER ?? '') as WorkerSpec;
-  const counts = { rows: 0, salesOrders: 0, objects: 0, invocations: 0, failedAttempts: 0 };
+  const counts = { rows: 0, salesOrders: 0, objects: 0, invocations: 0, failedAttempts: 0, loggedObjects: 0 };
+  const rowsByKey: Record<string, number> = {};
   // The handlers' own success lines carry the row counts, so nothing is counted twice.
   const logger = createJsonLogger({
     level: 'info',
     write: (line) => {
+      // Failures go to stderr, where the runner shows them: a stuck stage must say why.
+      if (line.startsWith('{"level":"error"') || line.startsWith('{"level":"warn"')) process.stderr.write(`${line}\n`);
       if (!line.includes('"message":"transformed"') && !line.includes('"message":"loaded"')) return;
-      const entry = JSON.parse(line) as { message: string; sourceRows?: number; table?: string; rowsInFile?: number; outputs?: { table: string; rows: number }[] };
+      const entry = JSON.parse(line) as { message: string; key?: string; sourceRows?: number; table?: string; rowsInFile?: number; outputs?: { table: string; rows: number }[] };
+      if (entry.key) {
+        rowsByKey[entry.key] = entry.sourceRows ?? entry.rowsInFile ?? 0;
+        counts.loggedObjects += 1;
+      }
       if (entry.message === 'transformed') {
         counts.rows += entry.sourceRows ?? 0;
         counts.salesOrders += entry.outputs?.find((output) => output.table === 'fact_sales_order')?.rows ?? 0;
@@ -101,7 +112,7 @@ async function main(): Promise<void> {
       { timeoutMs: spec.timeoutMs, concurrency: 1 },
     );
   }
-  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
