@@ -13,8 +13,8 @@ import type { ObjectStore } from '../src/stages/ports';
 import { transformObject, type SourceStateStore } from '../src/stages/transform';
 import { silentLogger } from '../src/observability/logger';
 
-const [file, table = 'sales_order'] = process.argv.slice(2);
-if (!file || !isSourceTableName(table)) throw new Error('usage: micro-transform.ts <csv file> [source table]');
+const [file, table = 'sales_order', rowGroupSize] = process.argv.slice(2);
+if (!file || !isSourceTableName(table)) throw new Error('usage: micro-transform.ts <csv file> [source table] [row group size]');
 const csv = await readFile(file);
 const key = buildIngestionKey({ table, runDay: '2026-01-01', window: { from: null, to: '2026-01-01 00:00:00.000000' }, runId: 'micro0001', part: 1 });
 const written = new Map<string, number>();
@@ -33,7 +33,7 @@ const store: ObjectStore = {
 const state: SourceStateStore = { putLatest: async () => undefined, readAll: async () => [] };
 const cpu = process.cpuUsage();
 const started = performance.now();
-const report = await transformObject({ key }, { ingestion: store, processed: store, state, logger: silentLogger });
+const report = await transformObject({ key }, { ingestion: store, processed: store, state, logger: silentLogger, ...(rowGroupSize ? { settings: { rowGroupSize: Number(rowGroupSize) } } : {}) });
 const used = process.cpuUsage(cpu);
 process.stdout.write(`${JSON.stringify({
   rows: report.outputs.map((output) => `${output.table}:${output.rows}`).join(' '),
