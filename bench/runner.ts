@@ -33,6 +33,8 @@ export interface StageFigure {
   readonly seconds: number;
   readonly rows_per_s: number;
   readonly peak_rss_mb: number;
+  /** CPU seconds of the stage's processes together (Node only: PostgreSQL and moto not counted). */
+  readonly cpu_seconds: number;
   readonly objects: number;
   readonly invocations: number;
   readonly failed_attempts: number;
@@ -164,6 +166,7 @@ async function runStage(stage: BenchStage, processes: number, environment: Local
     seconds,
     rows_per_s: rows / seconds,
     peak_rss_mb: Math.max(...results.map((result) => result.peakRssMb)),
+    cpu_seconds: sum((result) => result.cpuSeconds),
     objects: sum((result) => result.objects),
     invocations: sum((result) => result.invocations),
     failed_attempts: sum((result) => result.failedAttempts),
@@ -217,7 +220,7 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     for (const stage of ['extract', 'transform', 'load'] as const) {
       stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws, log);
       const figure = stages[stage];
-      log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
+      log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
     const seconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
     const pipeline = new LocalPipeline(environment);

@@ -51,6 +51,8 @@ export interface WorkerResult {
   readonly failedAttempts: number;
   /** process.resourceUsage().maxRSS, in MB. */
   readonly peakRssMb: number;
+  /** CPU time (user + system) of the work, seconds: unlike wall time, not inflated by a busy machine. */
+  readonly cpuSeconds: number;
 }
 
 function scheduledEvent(region: string): ScheduledEvent {
@@ -58,6 +60,10 @@ function scheduledEvent(region: string): ScheduledEvent {
     version: '0', id: crypto.randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', account: '123456789012',
     time: new Date().toISOString(), region, resources: ['arn:aws:events:local:rule/totes-bench'], detail: {},
   };
+}
+
+function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
   });
   const runtime: Runtime = { config: spec.config, aws: spec.aws, clients: createAwsClients(spec.aws), logger };
   const startedAt = Date.now();
+  const cpuAtStart = process.cpuUsage();
 
   if (spec.stage === 'extract') {
     const handler = createExtractHandler(onFirstUse(async () => extractRuntime(runtime)));
@@ -112,7 +119,7 @@ async function main(): Promise<void> {
       { timeoutMs: spec.timeoutMs, concurrency: 1 },
     );
   }
-  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: cpuSeconds(process.cpuUsage(cpuAtStart)) };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
