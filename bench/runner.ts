@@ -105,6 +105,9 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
     await adminQuery(embedded.warehouseUrl, 'DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS totes CASCADE; CREATE SCHEMA public');
     return { totesysUrl: embedded.totesysUrl, warehouseUrl: embedded.warehouseUrl, server: 'embedded', drop: async () => embedded.embedded?.stop() };
   }
+  // TOTES_BENCH_LOG_SLOW_MS=<ms> has PostgreSQL log the warehouse statements slower than that (see docs/performance.md).
+  const slowMs = Number(process.env.TOTES_BENCH_LOG_SLOW_MS);
+  if (Number.isInteger(slowMs) && slowMs >= 0) await adminQuery(adminUrl, `ALTER DATABASE ${quoteIdent(names[1])} SET log_min_duration_statement = ${slowMs}`);
   return {
     totesysUrl: urlFor(adminUrl, names[0]),
     warehouseUrl: urlFor(adminUrl, names[1]),
