@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { TotesError } from '../errors';
 
 export interface RunningMoto {
@@ -37,13 +38,15 @@ async function waitUntilServing(endpoint: string, child: ChildProcess, timeoutMs
 }
 
 /**
- * Starts moto_server on a free loopback port for the lifetime of the calling process. The
+ * Starts moto's server on a free loopback port for the lifetime of the calling process. The
  * emulator keeps everything in memory, so each start is a clean AWS account.
  */
 export async function startMoto(options: { timeoutMs?: number } = {}): Promise<RunningMoto> {
   const port = await findFreePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // moto's own server, wrapped so conditional writes are atomic as on AWS (see the script).
+  const launcher = fileURLToPath(new URL('./atomic_moto_server.py', import.meta.url));
+  const child = spawn('python3', [launcher, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -83,8 +86,8 @@ export async function startMoto(options: { timeoutMs?: number } = {}): Promise<R
  */
 export async function ensureMotoInstalled(log: (line: string) => void = () => undefined): Promise<void> {
   const { spawnSync } = await import('node:child_process');
-  const probe = spawnSync('moto_server', ['--help'], { stdio: 'ignore' });
-  if (!probe.error) return;
+  const probe = spawnSync('python3', ['-c', 'import moto.server, werkzeug'], { stdio: 'ignore' });
+  if (!probe.error && probe.status === 0) return;
   log('moto_server not found: installing it with pip install "moto[server]"');
   const install = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]'], { stdio: 'inherit' });
   if (install.status !== 0) {
