@@ -5,6 +5,7 @@ import type { Row } from '../../schemas/rows';
 import { type FactDef, type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
+import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import type { MissingReference, Warehouse } from './ports';
 import { firstInvalidValue } from './validate-rows';
 
@@ -24,6 +25,9 @@ export interface LoadReport {
   /** Rows that changed the warehouse: new fact versions, newer dimension versions, new dates. */
   readonly rowsApplied: number;
 }
+
+/** Objects this process loads at once, whatever the batch size: see shared/in-flight.ts. */
+const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
 
 /** How many missing ids an error message lists before it only counts them. */
 const MAX_IDS_IN_MESSAGE = 20;
@@ -93,6 +97,11 @@ export async function loadObject(input: { key: string }, deps: LoadDeps): Promis
     return { key, status: 'skipped', rowsInFile: 0, rowsApplied: 0 };
   }
   const table = warehouseTable(processed.warehouseTable);
+  // Decoded rows are held until their transaction ends, so only a few objects are read at once.
+  return objectsInFlight(() => loadTable(key, table, deps));
+}
+
+async function loadTable(key: string, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
   const logger = deps.logger.child({ key, table: table.name });
   const rows = await readRows(key, table, await deps.processed.getBytes(key));
 

@@ -1,7 +1,8 @@
-import { parseIngestionKey, buildProcessedKey } from '../../schemas/keys';
+import { parseIngestionKey, buildProcessedKey, type IngestionObject } from '../../schemas/keys';
 import { sourceIdColumn, sourceTable } from '../../schemas/source';
 import type { WarehouseTableName } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
+import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import { warehouseBuilderFor } from './build';
 import { readSourceCsv } from './csv';
 import type { SourceStateStore } from './state';
@@ -16,6 +17,9 @@ export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
  * its memory per object by a third (bench/micro-transform.ts), and the file got no larger.
  */
 export const DEFAULT_ROW_GROUP_SIZE = 10_000;
+
+/** Objects this process transforms at once, whatever the batch size: see shared/in-flight.ts. */
+const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
 
 export interface TransformDeps {
   readonly ingestion: ObjectStore;
@@ -64,6 +68,10 @@ export async function transformObject(input: { key: string }, deps: TransformDep
     deps.logger.warn('transform skipped: not an ingestion object', { key });
     return { key, status: 'skipped', outputs: [] };
   }
+  return objectsInFlight(() => transformSource(key, source, deps));
+}
+
+async function transformSource(key: string, source: IngestionObject, deps: TransformDeps): Promise<TransformReport> {
   const logger = deps.logger.child({ key, table: source.table });
   const table = sourceTable(source.table);
   const rowGroupSize = deps.settings?.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
