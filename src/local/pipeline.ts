@@ -106,7 +106,7 @@ export class LocalPipeline {
       progress(`extract failed: ${extractError ?? 'unknown error'}`);
     }
 
-    const ticker = setInterval(() => progress(`  transform ${this.counts.transformed - before.transformed} objects, load ${this.counts.loaded - before.loaded} objects…`), 2000);
+    const ticker = setInterval(() => progress(`  transform ${this.counts.transformed - before.transformed} messages settled, load ${this.counts.loaded - before.loaded} messages settled…`), 2000);
     try {
       await this.deliver();
     } finally {
