@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../../errors';
-import { createParquetEncoder, encodeParquet, parquetColumnsFor } from '../../parquet/codec';
+import { createParquetEncoder, parquetColumnsFor } from '../../parquet/codec';
 import { currencyName } from '../../reference/iso4217';
 import type { SourceTableName } from '../../schemas/source';
 import type { CellValue, Row } from '../../schemas/rows';
@@ -61,7 +61,11 @@ function auditColumns(row: Row): Row {
 
 function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSize: number): TableOutput[] {
   if (rows.length === 0) return [];
-  return [{ table, rows: rows.length, bytes: encodeParquet(parquetColumnsFor(table), rows, { rowGroupSize }) }];
+  // Row by row into the encoder's columns: only one row group is held in columnar form, not a
+  // second copy of every row (a 100,000-row dim_transaction object is held whole as rows).
+  const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize });
+  for (const row of rows) encoder.push(row);
+  return [{ table, rows: rows.length, bytes: encoder.finish() }];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,8 +176,10 @@ function factBuilder(mapping: FactMapping, options: BuildOptions): WarehouseBuil
 // Dimensions: small tables, held whole. Within one object an id keeps its newest version only,
 // so a file never carries two rows for one dimension key.
 
+/** Adds the version to a row the caller has just built (no copy: a dimension object may hold 100,000 rows). */
 function versioned(row: Row, version: string): DimensionRow {
-  return { ...row, [SOURCE_VERSION_COLUMN]: version };
+  row[SOURCE_VERSION_COLUMN] = version;
+  return row as DimensionRow;
 }
 
 const dimLocationRow = (address: Row): DimensionRow =>
