@@ -26,6 +26,7 @@ const program = new Command('bench')
   .option('--sales-orders <n>', 'sales orders to seed', count, 1_000_000)
   .option('--scaling <list>', 'other sales-order counts for the scaling curve, separated by spaces or commas (100_000 is one number), or none', counts, [100_000])
   .option('--workers <n>', 'transform and load worker processes at once', count, 2)
+  .option('--heap-mb <n>', "cap each stage worker's V8 heap (--max-old-space-size), as Lambda does from the function's memory", count)
   .option('--json <file>', 'also write the figures to this file')
   .option('--no-bundles', 'skip packaging the Lambda bundles')
   .option('--no-latest', 'do not write bench/results/latest.json (for tests)')
@@ -36,9 +37,9 @@ async function main(): Promise<void> {
   // Exiting (rather than dying on the signal) runs the exit hook that stops the bench's moto.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   program.parse(process.argv);
-  const options = program.opts<{ salesOrders: number; scaling: number[]; workers: number; json?: string; bundles: boolean; latest: boolean; pg?: string }>();
+  const options = program.opts<{ salesOrders: number; scaling: number[]; workers: number; heapMb?: number; json?: string; bundles: boolean; latest: boolean; pg?: string }>();
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const result = await runBench({ salesOrders: options.salesOrders, scaling: options.scaling, workers: options.workers, bundles: options.bundles, adminUrl: options.pg, log });
+  const result = await runBench({ salesOrders: options.salesOrders, scaling: options.scaling, workers: options.workers, heapMb: options.heapMb, bundles: options.bundles, adminUrl: options.pg, log });
   const json = `${JSON.stringify(result, null, 2)}\n`;
   const latest = resolve(import.meta.dirname, 'results/latest.json');
   for (const file of [...(options.latest ? [latest] : []), ...(options.json ? [resolve(options.json)] : [])]) {

@@ -24,6 +24,8 @@ export interface BenchOptions {
   /** Transform and load worker processes (Lambda instances) at once. */
   readonly workers: number;
   readonly bundles: boolean;
+  /** V8 old-space cap of every stage worker (MB), as Lambda sets one from the function's memory; none by default. */
+  readonly heapMb?: number;
   readonly adminUrl?: string;
   readonly log: (line: string) => void;
 }
@@ -62,6 +64,8 @@ export interface BenchResult extends InitialLoadFigure {
   readonly node: string;
   readonly postgres: string;
   readonly workers: number;
+  /** The workers' V8 old-space cap, null when uncapped. */
+  readonly heap_mb: number | null;
   readonly incremental_tick_seconds: number;
   readonly incremental_updated_rows: number;
   readonly scaling: InitialLoadFigure[];
@@ -118,11 +122,12 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
   };
 }
 
-function runWorker(spec: WorkerSpec, log: (line: string) => void): Promise<WorkerResult> {
+function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb?: number): Promise<WorkerResult> {
   return new Promise((resolvePromise, reject) => {
     // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see docs/performance.md).
     const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
+    const heap = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+    const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
       cwd: projectRoot,
       env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +149,7 @@ function runWorker(spec: WorkerSpec, log: (line: string) => void): Promise<Worke
 }
 
 /** Runs one stage in `processes` worker processes at once and sums what they did. */
-async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void): Promise<StageFigure> {
+async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb?: number): Promise<StageFigure> {
   const queue = stage === 'extract' ? undefined : environment.outputs.queues[stage];
   const spec: WorkerSpec = {
     stage,
@@ -156,7 +161,7 @@ async function runStage(stage: BenchStage, processes: number, environment: Local
     batchSize: 10,
     timeoutMs: 60 * 60_000,
   };
-  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log)));
+  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log, heapMb)));
   const seconds = (Math.max(...results.map((result) => result.finishedAt)) - Math.min(...results.map((result) => result.startedAt))) / 1000;
   const sum = (pick: (result: WorkerResult) => number) => results.reduce((total, result) => total + pick(result), 0);
   // Extract rows are its own report's; downstream, a key seen twice (a repeated notification) counts once.
@@ -221,7 +226,7 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     const aws = { region: REGION, endpoint: moto.endpoint };
     const stages = {} as Record<BenchStage, StageFigure>;
     for (const stage of ['extract', 'transform', 'load'] as const) {
-      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws, log);
+      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws, log, options.heapMb);
       const figure = stages[stage];
       log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
@@ -308,6 +313,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         node: process.version,
         postgres: `${postgres} (${main.databases.server})`,
         workers: options.workers,
+        heap_mb: options.heapMb ?? null,
         incremental_tick_seconds: tick.seconds,
         incremental_updated_rows: tick.updated,
         scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),
