@@ -109,7 +109,7 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
     await adminQuery(embedded.warehouseUrl, 'DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS totes CASCADE; CREATE SCHEMA public');
     return { totesysUrl: embedded.totesysUrl, warehouseUrl: embedded.warehouseUrl, server: 'embedded', drop: async () => embedded.embedded?.stop() };
   }
-  // TOTES_BENCH_LOG_SLOW_MS=<ms> has PostgreSQL log the warehouse statements slower than that (see docs/performance.md).
+  // TOTES_BENCH_LOG_SLOW_MS=<ms> has PostgreSQL log the warehouse statements slower than that (see the README's Performance section).
   const slowMs = Number(process.env.TOTES_BENCH_LOG_SLOW_MS);
   if (Number.isInteger(slowMs) && slowMs >= 0) await adminQuery(adminUrl, `ALTER DATABASE ${quoteIdent(names[1])} SET log_min_duration_statement = ${slowMs}`);
   return {
@@ -124,7 +124,7 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
 
 function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb?: number): Promise<WorkerResult> {
   return new Promise((resolvePromise, reject) => {
-    // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see docs/performance.md).
+    // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see the README's Performance section).
     const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
     const heap = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
     const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
@@ -288,7 +288,7 @@ async function incrementalTick(scenario: Scenario, log: (line: string) => void):
   return { seconds, updated };
 }
 
-/** The whole benchmark; see bench/run.ts for the command line and docs/performance.md for the figures. */
+/** The whole benchmark; see bench/run.ts for the command line and the README's Performance section for the figures. */
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const moto = await startMoto();
