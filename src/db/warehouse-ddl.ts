@@ -1,8 +1,9 @@
 import pg from 'pg';
-import { type ColumnDef, quoteIdent } from '../schemas/columns';
+import { quoteIdent } from '../schemas/columns';
 import { type WarehouseTableDef, warehouseTables } from '../schemas/warehouse';
 import { TotesError } from '../errors';
 import { isTransientPgError } from './warehouse-pg-errors';
+import { columnSqlType } from './sql-types';
 
 /**
  * The warehouse DDL, derived only from src/schemas/warehouse.ts: the 11 star tables in the
@@ -34,29 +35,8 @@ export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }
 
-/** The SQL type of a warehouse column. */
-export function sqlType(column: ColumnDef): string {
-  const type = column.type;
-  switch (type.kind) {
-    case 'int':
-      return 'integer';
-    case 'identity':
-      return 'integer GENERATED ALWAYS AS IDENTITY';
-    case 'text':
-      return type.maxLength === undefined ? 'varchar' : `varchar(${type.maxLength})`;
-    case 'decimal':
-      return type.precision === undefined ? 'numeric' : `numeric(${type.precision},${type.scale})`;
-    case 'date':
-      return 'date';
-    case 'time':
-      return 'time(6)';
-    case 'boolean':
-      return 'boolean';
-    case 'timestamp':
-    case 'dateText':
-      throw new Error(`column ${column.name}: ${type.kind} is a source type, not a warehouse type`);
-  }
-}
+/** The SQL type of a warehouse column (one mapping for both databases, in sql-types.ts). */
+export const sqlType = columnSqlType;
 
 /** A named constraint, added with ALTER TABLE only when no constraint of that name exists. */
 export interface ConstraintDdl {

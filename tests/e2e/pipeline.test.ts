@@ -1,12 +1,11 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../src/aws/s3-object-store';
 import { openLocalEnvironment, type LocalEnvironment } from '../../src/local/environment';
 import { LocalPipeline } from '../../src/local/pipeline';
 import { seedTotesys } from '../../src/seed/seed';
 import { testAwsSettings, uniqueName } from '../support/aws';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { createTestDatabase, queryRows as query, type TestDatabase } from '../support/pg';
 
 /**
  * The whole architecture on the local stack: real PostgreSQL databases, moto's S3, SQS,
@@ -18,15 +17,6 @@ let warehouse: TestDatabase;
 let environment: LocalEnvironment;
 let pipeline: LocalPipeline;
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   totesys = await createTestDatabase('totes_e2e_src');

@@ -1,20 +1,10 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { createTestDatabase, queryRows as query, type TestDatabase } from '../support/pg';
 import { seedTotesys, type SeedReport } from '../../src/seed/seed';
 import { sourceTables } from '../../src/schemas/source';
 import { prismaMigrationsColumns } from '../../src/db/totesys-ddl';
 import type { LogFields, Logger } from '../../src/stages/ports';
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function tableChecksums(url: string): Promise<Record<string, string>> {
   const checksums: Record<string, string> = {};

@@ -40,3 +40,14 @@ export async function createTestDatabase(prefix = 'totes_test'): Promise<TestDat
     },
   };
 }
+
+/** Runs one statement on a database over a connection of its own, and returns its rows. */
+export async function queryRows<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}

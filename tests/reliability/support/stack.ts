@@ -1,13 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
-import pg from 'pg';
 import { openLocalEnvironment, type LocalEnvironment } from '../../../src/local/environment';
 import type { SqsHandler } from '../../../src/local/event-source';
 import { LocalPipeline, type PipelineFaults, type TickSummary } from '../../../src/local/pipeline';
 import { seedTotesys } from '../../../src/seed/seed';
 import type { ExtractDeps } from '../../../src/stages/extract';
 import { testAwsSettings, uniqueName } from '../../support/aws';
-import { createTestDatabase, type TestDatabase } from '../../support/pg';
+import { createTestDatabase, queryRows, type TestDatabase } from '../../support/pg';
 import { WarehouseModel, type Verdict } from '../model';
 import { TallyFile } from './tally';
 
@@ -128,12 +127,4 @@ export async function openReliabilityStack(name: string, options: StackOptions =
 }
 
 /** Runs one statement on a database with its own connection. */
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export const sql = queryRows;

@@ -7,37 +7,15 @@ import { awsClientConfig } from '../../../src/aws/config';
 import { DynamoWatermarkStore } from '../../../src/aws/dynamo-watermark-store';
 import { S3ObjectStore } from '../../../src/aws/s3-object-store';
 import { pgPoolConfig, credentialsFromUrl } from '../../../src/db/credentials';
-import { quoteIdent, type ColumnDef } from '../../../src/schemas/columns';
+import { createSourceTableSql } from '../../../src/db/totesys-ddl';
 import { sourceTables } from '../../../src/schemas/source';
 import type { Clock, ObjectStore } from '../../../src/stages/ports';
 import { testAwsSettings, uniqueName } from '../../support/aws';
 import { createTestDatabase, type TestDatabase } from '../../support/pg';
 
-function sqlType(column: ColumnDef): string {
-  switch (column.type.kind) {
-    case 'int':
-      return 'integer';
-    case 'text':
-      return column.type.maxLength ? `varchar(${column.type.maxLength})` : 'varchar';
-    case 'decimal':
-      return 'numeric';
-    case 'timestamp':
-      return 'timestamp';
-    case 'dateText':
-      return 'varchar';
-    case 'boolean':
-      return 'boolean';
-    default:
-      throw new Error(`no source type for ${column.type.kind}`);
-  }
-}
-
-/** The totesys tables, as plain DDL derived from src/schemas (no FKs: tests insert freely). */
+/** The totesys tables, as the seed creates them, without foreign keys so tests insert freely. */
 export function sourceDdl(): string[] {
-  const ddl = sourceTables.map((table) => {
-    const columns = table.columns.map((column) => `${quoteIdent(column.name)} ${sqlType(column)}${column.nullable ? '' : ' NOT NULL'}`);
-    return `CREATE TABLE ${quoteIdent(table.name)} (${columns.join(', ')}, PRIMARY KEY (${table.primaryKey.map(quoteIdent).join(', ')}))`;
-  });
+  const ddl = sourceTables.map(createSourceTableSql);
   // Present in the real source and must never be extracted.
   ddl.push('CREATE TABLE "_prisma_migrations" (id varchar PRIMARY KEY, checksum varchar NOT NULL)');
   return ddl;
