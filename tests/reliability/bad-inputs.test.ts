@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/local/pipeline';
 import { buildIngestionKey, buildProcessedKey } from '../../src/schemas/keys';
 import type { SourceTableName } from '../../src/schemas/source';
-import { notificationBody, sendAll } from './support/queues';
+import { s3NotificationBody } from '../../src/ops/replay';
+import { sendAll } from './support/queues';
 import { SourceEditor } from './support/source';
 import { openReliabilityStack, sql, type ReliabilityStack } from './support/stack';
 
@@ -71,7 +72,7 @@ beforeAll(async () => {
   await s3.send(new PutObjectCommand({ Bucket: ingestionBucket, Key: deletedKey, Body: `${currencyHeader}\n9,JPY,${at},${at}\n` }));
   await s3.send(new DeleteObjectCommand({ Bucket: ingestionBucket, Key: deletedKey }));
   await s3.send(new PutObjectCommand({ Bucket: ingestionBucket, Key: strayKey, Body: `${currencyHeader}\n9,JPY,${at},${at}\n` }));
-  await sendAll(sqs, queues.transform.url, [notificationBody(ingestionBucket, strayKey)]);
+  await sendAll(sqs, queues.transform.url, [s3NotificationBody({ region: stack.environment.outputs.region, bucket: ingestionBucket, key: strayKey, size: 0, at: new Date() })]);
   await s3.send(new PutObjectCommand({ Bucket: processedBucket, Key: notParquetKey, Body: 'PAR1 this is not a parquet file PAR1' }));
 
   const summary = await stack.tick();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dieAfterPartOfOneBatch } from './support/crashes';
-import { sendAll, seededRandom, shuffled, takeAll } from './support/queues';
+import { mulberry32 } from '../../src/seed/prng';
+import { sendAll, shuffled, takeAll } from './support/queues';
 import { SourceEditor } from './support/source';
 import { openReliabilityStack, sql, type ReliabilityStack } from './support/stack';
 
@@ -35,10 +36,10 @@ describe('delivery faults', () => {
 
     const extract = await stack.pipeline.extract();
     const transformBodies = await takeAll(sqs, queues.transform.url);
-    await sendAll(sqs, queues.transform.url, shuffled([...transformBodies, ...transformBodies], seededRandom(1)));
+    await sendAll(sqs, queues.transform.url, shuffled([...transformBodies, ...transformBodies], mulberry32(1)));
     await stack.pipeline.deliver(['transform']);
     const loadBodies = await takeAll(sqs, queues.load.url);
-    await sendAll(sqs, queues.load.url, shuffled([...loadBodies, ...loadBodies], seededRandom(2)));
+    await sendAll(sqs, queues.load.url, shuffled([...loadBodies, ...loadBodies], mulberry32(2)));
     await stack.pipeline.deliver();
     await sendAll(sqs, queues.transform.url, transformBodies);
     await sendAll(sqs, queues.load.url, loadBodies);
@@ -150,7 +151,7 @@ describe('delivery faults', () => {
 
     for (const [index, queue] of (['transform', 'load'] as const).entries()) {
       const bodies = await takeAll(sqs, queues[queue].url);
-      await sendAll(sqs, queues[queue].url, shuffled(bodies, seededRandom(40 + index)).reverse());
+      await sendAll(sqs, queues[queue].url, shuffled(bodies, mulberry32(40 + index)).reverse());
       await stack.pipeline.deliver(queue === 'transform' ? ['transform'] : ['transform', 'load']);
     }
 

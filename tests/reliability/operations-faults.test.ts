@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoWatermarkStore } from '../../src/aws/dynamo-watermark-store';
+import { redriveDeadLetters } from '../../src/ops/dlq';
+import { resolveOperatorStack } from '../../src/ops/stack';
 import { sourceTableNames } from '../../src/schemas/source';
 import type { ChangeSet } from '../../src/stages/extract';
-import { redrive } from './support/queues';
 import { SourceEditor } from './support/source';
 import { openReliabilityStack, sql, type ReliabilityStack } from './support/stack';
 
@@ -33,7 +34,6 @@ const admin = (url: string): string => {
 
 describe('operations faults', () => {
   it('loads everything after the warehouse was down long enough for messages to reach the DLQ, once they are redriven', async () => {
-    const { queues } = stack.environment.outputs;
     const name = stack.warehouse.name;
     await source.insertSalesOrder(501);
     await source.update('design', 2, { design_name: 'Outage' });
@@ -51,7 +51,9 @@ describe('operations faults', () => {
     } finally {
       await sql(admin(stack.warehouse.url), `ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
     }
-    const moved = await redrive(stack.environment.clients.sqs, queues.load.dlqUrl, queues.load.url);
+    // What `totes dlq redrive load` runs (moto lacks the move task, so this is its fallback).
+    const operatorStack = await resolveOperatorStack(stack.environment.clients, { stage: stack.environment.outputs.stage, endpoint: stack.environment.aws.endpoint });
+    const { moved } = await redriveDeadLetters(stack.environment.clients.sqs, operatorStack.queues.load);
     const after = await stack.pipeline.tick();
 
     expect(deadWhileDown.length).toBeGreaterThanOrEqual(3);

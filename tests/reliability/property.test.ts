@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dieAfterPartOfOneBatch } from './support/crashes';
-import { sendAll, seededRandom, shuffled, takeAll } from './support/queues';
+import { mulberry32 } from '../../src/seed/prng';
+import { sendAll, shuffled, takeAll } from './support/queues';
 import { SourceEditor } from './support/source';
 import { openReliabilityStack, type ReliabilityStack } from './support/stack';
 
@@ -76,7 +77,7 @@ async function disturb(queue: 'transform' | 'load', tick: Extract<Step, { kind: 
   const url = stack.environment.outputs.queues[queue].url;
   const bodies = await takeAll(sqs, url);
   const doubled = tick.duplicate ? [...bodies, ...bodies] : bodies;
-  await sendAll(sqs, url, tick.shuffle ? shuffled(doubled, seededRandom(tick.seed)) : doubled);
+  await sendAll(sqs, url, tick.shuffle ? shuffled(doubled, mulberry32(tick.seed)) : doubled);
 }
 
 async function runTick(tick: Extract<Step, { kind: 'tick' }>): Promise<void> {

@@ -1,8 +1,9 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Random } from '../../../src/seed/prng';
 
 /**
  * Queue handling a reliability test does by hand: holding notifications back, sending them again
- * (twice, or in another order), and the operator's DLQ redrive.
+ * (twice, or in another order).
  */
 
 /** Receives every visible message and deletes it: the bodies are now the test's to send on. */
@@ -26,41 +27,13 @@ export async function sendAll(sqs: SQSClient, queueUrl: string, bodies: readonly
   for (const body of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
 }
 
-/**
- * `totes dlq redrive` as an operator runs it (moto has no StartMessageMoveTask): each dead
- * letter is sent back to its source queue, then deleted from the DLQ. Returns how many moved.
- */
-export async function redrive(sqs: SQSClient, dlqUrl: string, queueUrl: string): Promise<number> {
-  const bodies = await takeAll(sqs, dlqUrl);
-  await sendAll(sqs, queueUrl, bodies);
-  return bodies.length;
-}
-
-/** The body S3 sends to SQS when an object is created (the fields the pipeline reads). */
-export function notificationBody(bucket: string, key: string): string {
-  return JSON.stringify({
-    Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/') } } }],
-  });
-}
-
 /** A seeded Fisher–Yates shuffle, so a failing order can be replayed. */
-export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+export function shuffled<T>(items: readonly T[], random: Random): T[] {
   const copy = [...items];
   for (let index = copy.length - 1; index > 0; index -= 1) {
-    const other = Math.floor(random() * (index + 1));
+    const other = random.int(0, index);
     [copy[index], copy[other]] = [copy[other] as T, copy[index] as T];
   }
   return copy;
 }
 
-/** A small seeded PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
