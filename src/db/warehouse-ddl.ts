@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { quoteIdent } from '../schemas/columns';
-import { type WarehouseTableDef, warehouseTables } from '../schemas/warehouse';
+import { type WarehouseTableDef, dimDate, warehouseTables } from '../schemas/warehouse';
 import { TotesError } from '../errors';
 import { isTransientPgError } from './warehouse-pg-errors';
 import { columnSqlType } from './sql-types';
@@ -78,14 +78,27 @@ function constraintsOf(schema: string, table: WarehouseTableDef): ConstraintDdl[
 }
 
 /**
- * Fact foreign keys get an index each: PostgreSQL indexes only the referenced side, and analysts
- * filter and join facts by these columns (dates most of all).
+ * Facts get a BRIN index on each date column and no btree per foreign key. Analysts filter facts
+ * by date ranges, and facts arrive roughly in date order, which is what a BRIN summarises: it
+ * costs the load next to nothing. A btree per foreign-key column (the schema had nine on
+ * fact_sales_order) cost about two thirds of the fact insert (bench: 100,000 rows in 1.4 s with
+ * them, 0.46 s without), and buys little on this warehouse: the ids have a few dozen values, so
+ * a star query scans the fact anyway, and dimensions are never deleted, so no foreign-key check
+ * from the dimension side needs one. Lookups by source id use the version key's index.
  */
 function indexesOf(schema: string, table: WarehouseTableDef): string[] {
   if (table.kind !== 'fact') return [];
   return table.columns
+    .filter((column) => column.references?.table === dimDate.name)
+    .map((column) => `CREATE INDEX IF NOT EXISTS ${quoteIdent(name(`${table.name}_${column.name}_brin`))} ON ${qualified(schema, table.name)} USING brin (${quoteIdent(column.name)})`);
+}
+
+/** The btree per foreign-key column that earlier versions created: dropped so existing warehouses converge. */
+function retiredIndexesOf(schema: string, table: WarehouseTableDef): string[] {
+  if (table.kind !== 'fact') return [];
+  return table.columns
     .filter((column) => column.references)
-    .map((column) => `CREATE INDEX IF NOT EXISTS ${quoteIdent(name(`${table.name}_${column.name}_idx`))} ON ${qualified(schema, table.name)} (${quoteIdent(column.name)})`);
+    .map((column) => `DROP INDEX IF EXISTS ${qualified(schema, name(`${table.name}_${column.name}_idx`))}`);
 }
 
 function bookkeepingTables(bookkeeping: string): string[] {
@@ -119,6 +132,7 @@ export function warehouseDdl(names: WarehouseSchemaNames = defaultWarehouseSchem
     tables: [...warehouseTables.map((table) => createTable(schema, table)), ...bookkeepingTables(bookkeepingSchema)],
     constraints: warehouseTables.flatMap((table) => constraintsOf(schema, table)),
     indexes: [
+      ...warehouseTables.flatMap((table) => retiredIndexesOf(schema, table)),
       ...warehouseTables.flatMap((table) => indexesOf(schema, table)),
       `CREATE INDEX IF NOT EXISTS "load_log_loaded_at_idx" ON ${qualified(bookkeepingSchema, 'load_log')} ("loaded_at")`,
     ],

@@ -39,6 +39,36 @@ function singleKey(table: WarehouseTableDef): string {
 type Transaction<T> = (client: pg.PoolClient) => Promise<{ result: T; commit: boolean }>;
 
 /**
+ * How a fact load enforces its foreign keys.
+ * - `set-based` (the default, when the role may): lock the referenced dimension rows once per
+ *   distinct key, check them with one anti-join per foreign key, then insert with PostgreSQL's
+ *   per-row foreign-key triggers off for this transaction (`SET LOCAL session_replication_role =
+ *   replica`, which needs superuser or, from PostgreSQL 15, `GRANT SET ON PARAMETER`). The per-row
+ *   triggers did the same check and lock once per row and foreign key: 9 per sales order, about
+ *   two thirds of the load's time. Every other writer still gets the database's own checks.
+ * - `per-row`: PostgreSQL's triggers check every row, as for any writer. Used when the role may
+ *   not set the parameter.
+ */
+export type ReferenceCheck = 'set-based' | 'per-row';
+
+export interface PgWarehouseOptions {
+  /** `per-row` forces the database's own per-row checks; by default set-based when permitted. */
+  readonly referenceCheck?: ReferenceCheck;
+}
+
+/** Whether this connection's role may turn off row triggers for its own transaction. */
+async function mayDisableRowTriggers(client: pg.PoolClient): Promise<boolean> {
+  const role = await client.query<{ superuser: string; version: number }>(
+    `SELECT current_setting('is_superuser') AS superuser, current_setting('server_version_num')::int AS version`,
+  );
+  const { superuser, version } = role.rows[0] ?? { superuser: 'off', version: 0 };
+  if (superuser === 'on') return true;
+  if (version < 150_000) return false;
+  const granted = await client.query<{ allowed: boolean }>(`SELECT has_parameter_privilege('session_replication_role', 'SET') AS allowed`);
+  return granted.rows[0]?.allowed === true;
+}
+
+/**
  * The pool's connections as slots taken in arrival order, with no deadline. A handler applies a
  * whole SQS batch at once (up to 10 objects) over a pool of 2: without this, the objects queued
  * behind two long loads hit the pool's connection timeout and fail as "cannot connect", although
@@ -67,13 +97,28 @@ class ConnectionSlots {
 export class PgWarehouse implements Warehouse {
   private readonly names: WarehouseSchemaNames;
   private readonly slots: ConnectionSlots;
+  private readonly forcePerRow: boolean;
+  /** Asked once per warehouse (the role does not change), on the first fact load. */
+  private setBasedAllowed: Promise<boolean> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
     names: Partial<WarehouseSchemaNames> = {},
+    options: PgWarehouseOptions = {},
   ) {
     this.names = { ...defaultWarehouseSchemaNames, ...names };
     this.slots = new ConnectionSlots((pool as { options?: { max?: number } }).options?.max ?? 10);
+    this.forcePerRow = options.referenceCheck === 'per-row';
+  }
+
+  /** The reference check fact loads use: set-based unless forced off or not permitted. */
+  async referenceCheck(client: pg.PoolClient): Promise<ReferenceCheck> {
+    if (this.forcePerRow) return 'per-row';
+    this.setBasedAllowed ??= mayDisableRowTriggers(client).catch((error: unknown) => {
+      this.setBasedAllowed = undefined;
+      throw error;
+    });
+    return (await this.setBasedAllowed) ? 'set-based' : 'per-row';
   }
 
   async applyFacts(table: FactDef, rows: readonly Row[], meta: FactApplyMeta): Promise<FactApplyOutcome> {
@@ -82,9 +127,15 @@ export class PgWarehouse implements Warehouse {
       await this.insertDates(client, meta.dates);
       const columns = fileColumns(table);
       await this.stage(client, STAGING, columns, rows);
+      const check = await this.referenceCheck(client);
+      // Locked before they are checked: from here until commit no dimension row this file
+      // refers to can be deleted or have its key changed, exactly as the per-row triggers ensure.
+      if (check === 'set-based') await this.lockReferencedRows(client, table);
       const missing = await this.missingReferences(client, table);
       if (missing.length > 0) return { result: { status: 'waiting', missing }, commit: false };
       const names = columnList(columns);
+      // Every reference was just checked and locked, so the per-row triggers would only repeat it.
+      if (check === 'set-based') await client.query('SET LOCAL session_replication_role = replica');
       // Sorted so surrogate ids follow source order; ON CONFLICT absorbs versions already loaded,
       // including duplicates inside this file.
       const inserted = await client.query(
@@ -92,6 +143,7 @@ export class PgWarehouse implements Warehouse {
          SELECT ${names} FROM ${STAGING} ORDER BY ${table.versionKey.map(quoteIdent).join(', ')}
          ON CONFLICT (${table.versionKey.map(quoteIdent).join(', ')}) DO NOTHING`,
       );
+      if (check === 'set-based') await client.query('SET LOCAL session_replication_role = origin');
       const rowsApplied = inserted.rowCount ?? 0;
       await this.logLoad(client, meta.key, table.name, rows.length, rowsApplied);
       return { result: { status: 'applied', rowsApplied }, commit: true };
@@ -174,16 +226,36 @@ export class PgWarehouse implements Warehouse {
     await pipeline(csvStream(columns, rows), copy);
   }
 
-  /** Anti-joins staging against each referenced dimension: which keys are not there yet. */
+  /**
+   * Takes a `FOR KEY SHARE` lock (what a foreign-key check takes) on every dimension row the
+   * staged facts refer to, once per distinct key, in key order.
+   */
+  private async lockReferencedRows(client: pg.PoolClient, table: FactDef): Promise<void> {
+    const factColumnsByTarget = new Map<string, { column: string; factColumns: string[] }>();
+    for (const column of table.columns) {
+      if (!column.references) continue;
+      const target = factColumnsByTarget.get(column.references.table) ?? { column: column.references.column, factColumns: [] };
+      target.factColumns.push(column.name);
+      factColumnsByTarget.set(column.references.table, target);
+    }
+    for (const [dimension, { column, factColumns }] of factColumnsByTarget) {
+      const keys = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} FROM ${STAGING}`).join(' UNION ');
+      await client.query(
+        `SELECT 1 FROM ${this.star(dimension)} d WHERE d.${quoteIdent(column)} IN (${keys}) ORDER BY d.${quoteIdent(column)} FOR KEY SHARE OF d`,
+      );
+    }
+  }
+
+  /** Anti-joins each distinct referenced key of staging against its dimension: which keys are not there yet. */
   private async missingReferences(client: pg.PoolClient, table: FactDef): Promise<MissingReference[]> {
     const references = table.columns.filter((column) => column.references !== undefined);
     const branches = references.map((column, index) => {
       const target = column.references!;
       const factColumn = quoteIdent(column.name);
-      return `SELECT ${index} AS reference, s.${factColumn}::text AS id, count(*)::int AS rows
-                FROM ${STAGING} s
-               WHERE NOT EXISTS (SELECT 1 FROM ${this.star(target.table)} d WHERE d.${quoteIdent(target.column)} = s.${factColumn})
-               GROUP BY s.${factColumn}`;
+      // Grouped first, so the dimension is probed once per distinct key rather than once per row.
+      return `SELECT ${index} AS reference, s.id::text AS id, s.rows
+                FROM (SELECT ${factColumn} AS id, count(*)::int AS rows FROM ${STAGING} GROUP BY ${factColumn}) s
+               WHERE NOT EXISTS (SELECT 1 FROM ${this.star(target.table)} d WHERE d.${quoteIdent(target.column)} = s.id)`;
     });
     if (branches.length === 0) return [];
     const result = await client.query<{ reference: number; id: string; rows: number }>(`${branches.join('\nUNION ALL\n')}`);
@@ -270,6 +342,6 @@ export function translatePgError(error: unknown, context: ErrorContext): TotesEr
 }
 
 /** The warehouse port over a pg Pool; the schemas default to `public` and `totes`. */
-export function createPgWarehouse(pool: pg.Pool, names: Partial<WarehouseSchemaNames> = {}): Warehouse {
-  return new PgWarehouse(pool, names);
+export function createPgWarehouse(pool: pg.Pool, names: Partial<WarehouseSchemaNames> = {}, options: PgWarehouseOptions = {}): Warehouse {
+  return new PgWarehouse(pool, names, options);
 }

@@ -133,6 +133,118 @@ describe('PgWarehouse', () => {
   });
 });
 
+describe('PgWarehouse reference checks', () => {
+  /** A login role that owns nothing: it may load, but not set session_replication_role unless granted. */
+  async function withLoaderRole<T>(work: (loaderPool: pg.Pool, role: string) => Promise<T>): Promise<T> {
+    const role = `totes_loader_${Math.random().toString(36).slice(2, 10)}`;
+    await pool.query(`CREATE ROLE "${role}" LOGIN`);
+    for (const schema of [names.schema, names.bookkeepingSchema]) {
+      await pool.query(`GRANT USAGE, CREATE ON SCHEMA "${schema}" TO "${role}"`);
+      await pool.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+      await pool.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${schema}" TO "${role}"`);
+    }
+    await pool.query(`GRANT TEMPORARY ON DATABASE "${database.name}" TO "${role}"`);
+    const loaderPool = new pg.Pool({ connectionString: database.url.replace('postgres@', `${role}@`), max: 2 });
+    try {
+      return await work(loaderPool, role);
+    } finally {
+      await loaderPool.end();
+      await pool.query(`DROP OWNED BY "${role}"`);
+      await pool.query(`DROP ROLE "${role}"`);
+    }
+  }
+
+  async function checkOf(target: PgWarehouse, targetPool: pg.Pool): Promise<string> {
+    const client = await targetPool.connect();
+    try {
+      return await target.referenceCheck(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  it('checks references set-based for a role that may, and falls back to per-row triggers for one that may not', async () => {
+    // prepare
+    await loadPaymentDimensions();
+
+    await withLoaderRole(async (loaderPool, role) => {
+      // act: a role without the privilege
+      const plain = new PgWarehouse(loaderPool, names);
+      const plainCheck = await checkOf(plain, loaderPool);
+      const plainOutcome = await plain.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/plain', dates: paymentDates });
+      const plainMissing = await plain.applyFacts(factPayment, [{ ...paymentRow(2, true), currency_id: 7 }], { key: 'fact_payment/missing', dates: paymentDates });
+      // act: the same role once granted the parameter (PostgreSQL 15)
+      await pool.query(`GRANT SET ON PARAMETER session_replication_role TO "${role}"`);
+      const granted = new PgWarehouse(loaderPool, names);
+      const grantedCheck = await checkOf(granted, loaderPool);
+      const grantedOutcome = await granted.applyFacts(factPayment, [paymentRow(3, true)], { key: 'fact_payment/granted', dates: paymentDates });
+      await pool.query(`REVOKE SET ON PARAMETER session_replication_role FROM "${role}"`);
+
+      // assert
+      expect(plainCheck).toBe('per-row');
+      expect(plainOutcome).toEqual({ status: 'applied', rowsApplied: 1 });
+      expect(plainMissing).toMatchObject({ status: 'waiting', missing: [{ table: 'dim_currency', ids: ['7'], rows: 1 }] });
+      expect(grantedCheck).toBe('set-based');
+      expect(grantedOutcome).toEqual({ status: 'applied', rowsApplied: 1 });
+    });
+    expect(await checkOf(warehouse, pool)).toBe('set-based');
+    expect(await checkOf(new PgWarehouse(pool, names, { referenceCheck: 'per-row' }), pool)).toBe('per-row');
+    expect(await count(pool, star('fact_payment'))).toBe(2);
+  });
+
+  it.each(['set-based', 'per-row'] as const)('%s: a dimension row deleted while a fact load refers to it is either kept or reported missing, never orphaned', async (mode) => {
+    // prepare: another session deletes currency 1 and holds its transaction open
+    await loadPaymentDimensions();
+    const target = new PgWarehouse(pool, names, { referenceCheck: mode });
+    const deleter = await pool.connect();
+    try {
+      await deleter.query('BEGIN');
+      await deleter.query(`DELETE FROM ${star('dim_currency')} WHERE currency_id = 1`);
+
+      // act: the load must wait for that transaction, then see the row gone
+      let settled = false;
+      const loading = target.applyFacts(factPayment, [paymentRow(1, true)], { key: `fact_payment/${mode}`, dates: paymentDates }).then(
+        (outcome) => ({ outcome }),
+        (error: unknown) => ({ error }),
+      );
+      void loading.then(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const settledWhileLocked = settled;
+      await deleter.query('COMMIT');
+      const result = await loading;
+
+      // assert
+      expect(settledWhileLocked).toBe(false);
+      if (mode === 'set-based') expect(result).toMatchObject({ outcome: { status: 'waiting', missing: [{ table: 'dim_currency', ids: ['1'] }] } });
+      else expect((result as { error: unknown }).error).toBeInstanceOf(NotYetAvailableError);
+      expect(await count(pool, star('fact_payment'))).toBe(0);
+    } finally {
+      await deleter.query('ROLLBACK').catch(() => undefined);
+      deleter.release();
+    }
+  });
+
+  it('leaves no row trigger disabled after the load: a later orphan insert on the same connections is still refused', async () => {
+    // prepare
+    await loadPaymentDimensions();
+    await warehouse.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/1', dates: paymentDates });
+
+    // act: every pooled connection, as a plain writer would use it
+    const attempts = await Promise.all(
+      [1, 2, 3].map((attempt) =>
+        pool
+          .query(`INSERT INTO ${star('fact_payment')} (payment_id, created_date, created_time, last_updated_date, last_updated_time, transaction_id, counterparty_id,
+                  payment_amount, currency_id, payment_type_id, paid, payment_date)
+                  VALUES ($1, '2024-11-20', '00:00', '2024-11-20', '00:00', 1, 1, 1, 99, 3, true, '2024-11-20')`, [100 + attempt])
+          .then(() => 'inserted', (error: { code?: string }) => error.code),
+      ),
+    );
+
+    // assert
+    expect(attempts).toEqual(['23503', '23503', '23503']);
+  });
+});
+
 describe('PgWarehouse in a database whose locale does not sort in byte order', () => {
   it('compares source versions byte by byte, as the transform does', async () => {
     // prepare: under ICU en-US ':' sorts before digits; in byte order (and in JavaScript) after
