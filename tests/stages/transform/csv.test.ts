@@ -109,6 +109,26 @@ describe('readSourceCsv', () => {
     expect((await failure('')).message).toMatch(/the object is empty/);
   });
 
+  it('rejects malformed quoting and converted line endings, naming the line and column', async () => {
+    const lines = toPgCsv(address, [baseAddress, { ...baseAddress, address_id: 2 }]).split('\n');
+    const withLine3 = (line: string) => [...lines.slice(0, 2), line, ...lines.slice(3)].join('\n');
+
+    const quoteInside = await failure(withLine3(lines[2]!.replace(',Avon,', ',Av"on,')));
+    const afterClosing = await failure(withLine3(lines[2]!.replace(',Avon,', ',"Avon"x,')));
+    const crlf = await failure(lines.join('\r\n'));
+
+    expect(quoteInside.message).toBe(`${key} line 3: malformed CSV: a quote inside an unquoted field (column district)`);
+    expect(quoteInside.context).toMatchObject({ line: 3, column: 'district' });
+    expect(afterClosing.message).toBe(`${key} line 3: malformed CSV: characters after a closing quote (column district)`);
+    expect(crlf.message).toMatch(new RegExp(`^${key} line 1: malformed CSV: a carriage return outside quotes`));
+  });
+
+  it('rejects a byte order mark: PostgreSQL writes none, so the first column name does not match', async () => {
+    const error = await failure(`\ufeff${toPgCsv(address, [baseAddress])}`);
+
+    expect(error.message).toMatch(new RegExp(`^${key} line 1: unknown column \ufeffaddress_id \\(address has address_id,`));
+  });
+
   it('accepts a header-only object as zero rows', async () => {
     const { count } = await read(toPgCsv(address, []));
 
