@@ -189,6 +189,12 @@ export interface DrainOptions {
   readonly timeoutMs: number;
   /** Batches processed at once per queue, as Lambda scales out. Default 1. */
   readonly concurrency?: number;
+  /**
+   * Whether nothing more can arrive from upstream. Empty queues end the drain only once this
+   * says so, so a consumer can run alongside its producer, as a deployed function does.
+   * Default: the producer is already done.
+   */
+  readonly upstreamDone?: () => boolean | Promise<boolean>;
 }
 
 export interface DrainResult {
@@ -216,6 +222,7 @@ export async function drainQueues(sources: readonly EventSource[], options: Drai
   const totals = { batches: 0, received: 0, succeeded: 0, failed: 0 };
   let done = false;
   let timedOut = false;
+  const upstreamDone = options.upstreamDone ?? (() => true);
 
   const allEmpty = async (): Promise<boolean> => {
     const depths = await Promise.all(resolved.map((source) => queueDepth(source.sqs, source.queueUrl)));
@@ -235,7 +242,9 @@ export async function drainQueues(sources: readonly EventSource[], options: Drai
         totals.received += result.received;
         totals.succeeded += result.succeeded;
         totals.failed += result.failed;
-      } else if (await allEmpty()) {
+      } else if ((await upstreamDone()) && (await allEmpty())) {
+        // Asked in this order: once upstream is done nothing new can arrive, so queues empty
+        // after that stay empty.
         done = true;
       }
     }

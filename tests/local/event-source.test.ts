@@ -200,6 +200,28 @@ describe('drainQueue', () => {
     expect(arrived.sort()).toEqual(['from-a', 'from-b']);
   });
 
+  it('keeps polling an empty queue until upstream is done, then drains what arrived meanwhile', async () => {
+    // prepare: the queue is empty when the drain starts; a producer sends later
+    const queue = await createQueue();
+    const arrived: string[] = [];
+    let producerDone = false;
+    const producer = (async () => {
+      await sleep(1500);
+      await send(queue.url, ['late-1', 'late-2']);
+      producerDone = true;
+    })();
+
+    // act
+    await drainQueue(
+      { sqs, queueUrl: queue.url, queueArn: queue.arn, waitSeconds: 1, handler: async (event) => { arrived.push(...event.Records.map((record) => record.body)); } },
+      { timeoutMs: 20_000, upstreamDone: () => producerDone },
+    );
+    await producer;
+
+    // assert
+    expect(arrived.sort()).toEqual(['late-1', 'late-2']);
+  });
+
   it('gives up after the timeout, naming what is left', async () => {
     const queue = await createQueue({ visibilityTimeout: 30 });
     await send(queue.url, ['fail-forever']);
