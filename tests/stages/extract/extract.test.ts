@@ -359,6 +359,63 @@ describe('extractTables', () => {
     real.destroy();
   });
 
+  it('fails the table when one part\'s upload fails while later parts are read, and keeps its watermark', async () => {
+    // prepare: four one-row parts; S3 refuses part 2 (slowly, so parts 3 and 4 are read meanwhile)
+    const real = new S3Client({ ...awsClientConfig(testAwsSettings()) });
+    const refusing = new S3Client({ ...awsClientConfig(testAwsSettings()) });
+    const s3Mock = mockClient(refusing);
+    s3Mock.on(PutObjectCommand).callsFake(async (input: ConstructorParameters<typeof PutObjectCommand>[0]) => {
+      if (parseIngestionKey(input.Key ?? '')?.part === 2) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        throw new S3ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'We encountered an internal error' });
+      }
+      return real.send(new PutObjectCommand(input));
+    });
+    for (const id of [1, 2, 3, 4]) await insertAddress(source.pool, id, `2024-11-20 16:2${id}:00.000000`);
+
+    // act
+    const report = await extractTables(
+      { tables: ['address'], runId: 'run00001' },
+      deps({ objectStore: new S3ObjectStore(refusing, aws.bucket), settings: { ...settings, maxRowsPerObject: 1 } }),
+    );
+
+    // assert
+    expect(tableReport(report, 'address')).toMatchObject({ status: 'failed', error: expect.stringMatching(/^address: cannot write s3:\/\/.*__00002\.csv/) });
+    expect(await watermarkOf('address')).toBeNull();
+    s3Mock.restore();
+    real.destroy();
+  });
+
+  it.each([1, 2])('reads at most tablesAtOnce = %i tables at once', async (tablesAtOnce) => {
+    // prepare: four tables with rows; a reader that notes how many snapshots are open at once
+    await insertAddress(source.pool, 1, '2024-11-20 16:20:00.000000');
+    await insertCurrency(source.pool, 1, 'GBP', '2024-11-20 16:20:00.000000');
+    const real = createPgSourceReader(source.pool);
+    let open = 0;
+    let mostOpen = 0;
+    const counting: ExtractDeps['source'] = {
+      withChanges: (table, query, work) =>
+        real.withChanges(table, query, async (changes) => {
+          open += 1;
+          mostOpen = Math.max(mostOpen, open);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return await work(changes);
+          } finally {
+            open -= 1;
+          }
+        }),
+    };
+
+    // act
+    const report = await extractTables({ tables: ['address', 'currency', 'design', 'staff'], runId: 'run00001' }, deps({ source: counting, settings: { ...settings, tablesAtOnce } }));
+
+    // assert: every table reported, in the order asked
+    expect(report.ok).toBe(true);
+    expect(report.tables.map((table) => table.table)).toEqual(['address', 'currency', 'design', 'staff']);
+    expect(mostOpen).toBe(tablesAtOnce);
+  });
+
   it('records the last run for totes status', async () => {
     // prepare
     await insertAddress(source.pool, 1, '2024-11-20 16:20:00.000000');
