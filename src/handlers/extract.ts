@@ -1,11 +1,10 @@
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
-import { createAwsClients } from '../aws/clients';
 import { awsSettingsFromEnv } from '../aws/config';
 import { handlerConfig } from '../config';
 import { TotesError } from '../errors';
 import { extractTables, type ExtractReport } from '../stages/extract';
-import { extractRuntime, type ExtractRuntime } from './deps';
+import { extractClients, extractRuntime, type ExtractRuntime } from './deps/extract';
 import { onFirstUse } from './runtime/cold-start';
 
 /** Scheduled by EventBridge: extract every table, then report the run to CloudWatch. */
@@ -28,4 +27,4 @@ export function createExtractHandler(getRuntime: () => Promise<ExtractRuntime>) 
 }
 
 const aws = awsSettingsFromEnv();
-export const handler = createExtractHandler(onFirstUse(async () => extractRuntime({ config: handlerConfig(), aws, clients: createAwsClients(aws) })));
+export const handler = createExtractHandler(onFirstUse(async () => extractRuntime({ config: handlerConfig(), aws, clients: extractClients(aws) })));

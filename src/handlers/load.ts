@@ -1,13 +1,13 @@
-import { createAwsClients } from '../aws/clients';
 import { awsSettingsFromEnv } from '../aws/config';
 import { handlerConfig } from '../config';
 import { loadObject } from '../stages/load';
-import { allFailureHooks, backOffWaitingFacts, loadDeps, recordFailures, type Runtime } from './deps';
+import { backOffWaitingFacts, loadClients, loadDeps, type LoadClients } from './deps/load';
+import { allFailureHooks, recordFailures, type Runtime } from './deps/runtime';
 import { onFirstUse } from './runtime/cold-start';
 import { createObjectConsumerHandler, type ObjectConsumer } from './runtime/sqs-objects';
 
 /** Triggered by the load queue: each Parquet object is applied to the warehouse in one transaction. */
-export function createLoadHandler(getRuntime: () => Promise<Runtime>) {
+export function createLoadHandler(getRuntime: () => Promise<Runtime<LoadClients>>) {
   return createObjectConsumerHandler(
     onFirstUse(async (): Promise<ObjectConsumer> => {
       const runtime = await getRuntime();
@@ -23,4 +23,4 @@ export function createLoadHandler(getRuntime: () => Promise<Runtime>) {
 }
 
 const aws = awsSettingsFromEnv();
-export const handler = createLoadHandler(async () => ({ config: handlerConfig(), aws, clients: createAwsClients(aws) }));
+export const handler = createLoadHandler(async () => ({ config: handlerConfig(), aws, clients: loadClients(aws) }));
