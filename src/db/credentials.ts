@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TotesError } from '../errors';
 import { exactTypes } from './pg-types';
 

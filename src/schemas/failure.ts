@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The failure journal (DynamoDB, hash key `key`): the last failure of each object a consumer

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isSourceTableName, type SourceTableName } from './source';
 import { isWarehouseTableName, type WarehouseTableName } from './warehouse';
 

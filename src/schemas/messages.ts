@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The SQS body of an S3 event notification. Only what the pipeline reads is required: moto sends
