@@ -14,7 +14,8 @@ export function markdownReport(result: BenchResult): string {
     '| figure | value | vs limit | target |',
     '|---|---:|---:|---|',
     `| limit: COPY TO STDOUT → COPY FROM STDIN (sales_order) | ${int(limit)} rows/s | 100% | |`,
-    `| initial load end to end (sales orders / sum of stage times) | ${int(result.end_to_end_rows_per_s)} rows/s (${result.seconds.toFixed(1)} s) | ${pct(result.end_to_end_rows_per_s, limit)} | ≥ 35% |`,
+    `| initial load end to end, pipelined as deployed (sales orders / time from the extract's start to the last load's end) | ${int(result.end_to_end_rows_per_s)} rows/s (${result.seconds.toFixed(1)} s) | ${pct(result.end_to_end_rows_per_s, limit)} | ≥ 35% |`,
+    `| initial load stage by stage (sales orders / sum of the stage times below) | ${int(result.sequential_end_to_end_rows_per_s)} rows/s (${result.sequential_seconds.toFixed(1)} s) | ${pct(result.sequential_end_to_end_rows_per_s, limit)} | |`,
   ];
   const targets = { extract: '≥ 80%', transform: '', load: '≥ 50%' };
   for (const stage of ['extract', 'transform', 'load'] as const) {
@@ -24,17 +25,17 @@ export function markdownReport(result: BenchResult): string {
     );
   }
   for (const stage of ['extract', 'transform', 'load'] as const) {
-    lines.push(`| ${stage} peak RSS (per process) | ${result.stages[stage].peak_rss_mb.toFixed(0)} MB | | < 512 MB |`);
+    lines.push(`| ${stage} peak RSS (per process; pipelined run) | ${result.stages[stage].peak_rss_mb.toFixed(0)} MB; ${result.pipelined.stages[stage].peak_rss_mb.toFixed(0)} MB | | < 512 MB |`);
   }
   lines.push(`| incremental tick, ${int(result.incremental_updated_rows)} updated sales orders (1%) | ${result.incremental_tick_seconds.toFixed(2)} s | | ≤ 10 s |`);
   for (const bundle of result.bundles) {
     lines.push(`| ${bundle.function} bundle | ${bundle.zip_mb.toFixed(2)} MB zip, cold import ${bundle.cold_import_ms.toFixed(0)} ms | | ≤ 5 MB, ≤ 300 ms |`);
   }
-  lines.push('', '### Scaling (initial load)', '', '| sales orders | limit rows/s | end to end rows/s (vs limit) | seconds | extract / transform / load rows/s | peak RSS MB extract / transform / load | load avg |', '|---:|---:|---:|---:|---|---|---:|');
+  lines.push('', '### Scaling (initial load)', '', '| sales orders | limit rows/s | end to end rows/s (vs limit), pipelined | seconds pipelined / stage by stage | extract / transform / load rows/s | peak RSS MB extract / transform / load | load avg |', '|---:|---:|---:|---:|---|---|---:|');
   for (const run of result.scaling) {
     const { extract, transform, load } = run.stages;
     lines.push(
-      `| ${int(run.sales_orders)} | ${int(run.limit_rows_per_s)} | ${int(run.end_to_end_rows_per_s)} (${pct(run.end_to_end_rows_per_s, run.limit_rows_per_s)}) | ${run.seconds.toFixed(1)} | ${int(extract.rows_per_s)} / ${int(transform.rows_per_s)} / ${int(load.rows_per_s)} | ${extract.peak_rss_mb.toFixed(0)} / ${transform.peak_rss_mb.toFixed(0)} / ${load.peak_rss_mb.toFixed(0)} | ${run.load_avg_1m.toFixed(1)} |`,
+      `| ${int(run.sales_orders)} | ${int(run.limit_rows_per_s)} | ${int(run.end_to_end_rows_per_s)} (${pct(run.end_to_end_rows_per_s, run.limit_rows_per_s)}) | ${run.seconds.toFixed(1)} / ${run.sequential_seconds.toFixed(1)} | ${int(extract.rows_per_s)} / ${int(transform.rows_per_s)} / ${int(load.rows_per_s)} | ${extract.peak_rss_mb.toFixed(0)} / ${transform.peak_rss_mb.toFixed(0)} / ${load.peak_rss_mb.toFixed(0)} | ${run.load_avg_1m.toFixed(1)} |`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { startMoto, type RunningMoto } from '../src/local/moto';
@@ -45,13 +46,27 @@ export interface StageFigure {
   readonly processes: number;
 }
 
+/** The initial load again, as deployed: all three stages at once, each consuming as its producer writes. */
+export interface PipelinedFigure {
+  /** From the extract's start to the last load's end. */
+  readonly seconds: number;
+  readonly rows_per_s: number;
+  readonly stages: Record<BenchStage, StageFigure>;
+}
+
 export interface InitialLoadFigure {
   readonly sales_orders: number;
   readonly seed_seconds: number;
   readonly limit_rows_per_s: number;
   readonly limit_seconds: number;
+  /** End to end: the pipelined run's seconds and sales orders per second. */
   readonly seconds: number;
   readonly end_to_end_rows_per_s: number;
+  /** The stage-by-stage run: the sum of the stage times, and sales orders per second over it. */
+  readonly sequential_seconds: number;
+  readonly sequential_end_to_end_rows_per_s: number;
+  readonly pipelined: PipelinedFigure;
+  /** Each stage alone (the stage-by-stage run): its own rate and memory. */
   readonly stages: Record<BenchStage, StageFigure>;
   readonly warehouse_rows: Record<string, number>;
   readonly load_avg_1m: number;
@@ -148,10 +163,9 @@ function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb?: numbe
   });
 }
 
-/** Runs one stage in `processes` worker processes at once and sums what they did. */
-async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb?: number): Promise<StageFigure> {
+function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { region: string; endpoint: string }, upstreamDoneFile?: string): WorkerSpec {
   const queue = stage === 'extract' ? undefined : environment.outputs.queues[stage];
-  const spec: WorkerSpec = {
+  return {
     stage,
     config: environment.config,
     aws,
@@ -160,8 +174,20 @@ async function runStage(stage: BenchStage, processes: number, environment: Local
     functionName: `totes-${environment.outputs.stage}-${stage}`,
     batchSize: 10,
     timeoutMs: 60 * 60_000,
+    ...(upstreamDoneFile ? { upstreamDoneFile } : {}),
   };
+}
+
+/** Runs one stage in `processes` worker processes at once and sums what they did. */
+async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb?: number): Promise<StageFigure> {
+  const spec = workerSpec(stage, environment, aws);
   const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log, heapMb)));
+  return stageFigure(stage, results);
+}
+
+/** What one stage's workers did together. */
+function stageFigure(stage: BenchStage, results: readonly WorkerResult[]): StageFigure {
+  const processes = results.length;
   const seconds = (Math.max(...results.map((result) => result.finishedAt)) - Math.min(...results.map((result) => result.startedAt))) / 1000;
   const sum = (pick: (result: WorkerResult) => number) => results.reduce((total, result) => total + pick(result), 0);
   // Extract rows are its own report's; downstream, a key seen twice (a repeated notification) counts once.
@@ -194,6 +220,51 @@ async function scalar(url: string, sql: string, values: unknown[] = []): Promise
   }
 }
 
+/** Resets the warehouse database to empty, for a second initial load into it. */
+async function emptyWarehouse(warehouseUrl: string): Promise<void> {
+  await adminQuery(warehouseUrl, 'DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS totes CASCADE; CREATE SCHEMA public');
+}
+
+/**
+ * The initial load as deployed: extract, transform and load workers all start at once, and each
+ * consumer polls its queue as its producer writes (Lambda starts a transform on the first
+ * ingestion object, not after the last). A consumer stops once its producer has finished and its
+ * queue is empty: the runner marks each producer's end with a file the consumers look for.
+ */
+async function pipelinedRun(environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: BenchOptions): Promise<PipelinedFigure> {
+  const flags = await mkdtemp(join(tmpdir(), 'totes-bench-flags-'));
+  const extractDone = join(flags, 'extract-done');
+  const transformDone = join(flags, 'transform-done');
+  try {
+    const spawnStage = (stage: BenchStage, processes: number, upstreamDoneFile?: string) =>
+      Promise.all(Array.from({ length: processes }, () => runWorker(workerSpec(stage, environment, aws, upstreamDoneFile), options.log, options.heapMb)));
+    const extracting = spawnStage('extract', 1).finally(() => writeFile(extractDone, ''));
+    const transforming = spawnStage('transform', options.workers, extractDone).finally(() => writeFile(transformDone, ''));
+    const loading = spawnStage('load', options.workers, transformDone);
+    const [extract, transform, load] = await Promise.all([extracting, transforming, loading]);
+    const all = [...extract, ...transform, ...load];
+    const seconds = (Math.max(...all.map((result) => result.finishedAt)) - Math.min(...all.map((result) => result.startedAt))) / 1000;
+    return {
+      seconds,
+      rows_per_s: extract.reduce((total, result) => total + result.salesOrders, 0) / seconds,
+      stages: { extract: stageFigure('extract', extract), transform: stageFigure('transform', transform), load: stageFigure('load', load) },
+    };
+  } finally {
+    await rm(flags, { recursive: true, force: true });
+  }
+}
+
+/** Fails the run unless the warehouse holds every sales order and no DLQ holds anything. */
+async function checkComplete(environment: LocalEnvironment, warehouseUrl: string, salesOrders: number, run: string): Promise<Record<string, number>> {
+  const deadLetters = await new LocalPipeline(environment).deadLetters();
+  if (deadLetters.length > 0) throw new Error(`the ${run} initial load left dead letters: ${JSON.stringify(deadLetters)}`);
+  const warehouseRows = await countWarehouseRows(warehouseUrl);
+  if (warehouseRows.fact_sales_order !== salesOrders) {
+    throw new Error(`the warehouse has ${warehouseRows.fact_sales_order} sales orders after the ${run} initial load, expected ${salesOrders}`);
+  }
+  return warehouseRows;
+}
+
 interface Scenario {
   readonly figure: InitialLoadFigure;
   readonly environment: LocalEnvironment;
@@ -218,26 +289,32 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     const limit: LimitResult = await measureLimit(databases.totesysUrl, databases.warehouseUrl);
     log(`[${salesOrders.toLocaleString('en-GB')}] limit: ${Math.round(limit.rowsPerS).toLocaleString('en-GB')} rows/s (load avg ${loadavg()[0]?.toFixed(1)})`);
 
-    const environment = await openLocalEnvironment({
-      env: { totesysDbUrl: databases.totesysUrl, warehouseDbUrl: databases.warehouseUrl, awsEndpoint: moto.endpoint, region: REGION, stage: `bench${randomUUID().slice(0, 8)}` },
-      // Long enough that a batch of large objects is never redelivered while still being worked on.
-      visibilityTimeoutSeconds: 180,
-    });
+    const openStack = () =>
+      openLocalEnvironment({
+        env: { totesysDbUrl: databases.totesysUrl, warehouseDbUrl: databases.warehouseUrl, awsEndpoint: moto.endpoint, region: REGION, stage: `bench${randomUUID().slice(0, 8)}` },
+        // Long enough that a batch of large objects is never redelivered while still being worked on.
+        visibilityTimeoutSeconds: 180,
+      });
     const aws = { region: REGION, endpoint: moto.endpoint };
+    const at = `[${salesOrders.toLocaleString('en-GB')}]`;
+
+    // 1. Stage by stage, each alone on the machine: each stage's own rate and memory.
+    const staged = await openStack();
     const stages = {} as Record<BenchStage, StageFigure>;
     for (const stage of ['extract', 'transform', 'load'] as const) {
-      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, environment, aws, log, options.heapMb);
+      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, staged, aws, log, options.heapMb);
       const figure = stages[stage];
-      log(`[${salesOrders.toLocaleString('en-GB')}] ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
+      log(`${at} ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
-    const seconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
-    const pipeline = new LocalPipeline(environment);
-    const deadLetters = await pipeline.deadLetters();
-    if (deadLetters.length > 0) throw new Error(`the initial load left dead letters: ${JSON.stringify(deadLetters)}`);
-    const warehouseRows = await countWarehouseRows(databases.warehouseUrl);
-    if (warehouseRows.fact_sales_order !== salesOrders) {
-      throw new Error(`the warehouse has ${warehouseRows.fact_sales_order} sales orders after the initial load, expected ${salesOrders}`);
-    }
+    const sequentialSeconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
+    await checkComplete(staged, databases.warehouseUrl, salesOrders, 'stage-by-stage');
+
+    // 2. Pipelined, as deployed: the same source into an empty warehouse through a fresh stack.
+    await emptyWarehouse(databases.warehouseUrl);
+    const environment = await openStack();
+    const pipelined = await pipelinedRun(environment, aws, options);
+    log(`${at} pipelined (all stages at once): ${salesOrders.toLocaleString('en-GB')} sales orders in ${pipelined.seconds.toFixed(1)} s = ${Math.round(pipelined.rows_per_s).toLocaleString('en-GB')} rows/s; stage by stage it took ${sequentialSeconds.toFixed(1)} s (load avg ${loadavg()[0]?.toFixed(1)})`);
+    const warehouseRows = await checkComplete(environment, databases.warehouseUrl, salesOrders, 'pipelined');
     return {
       environment,
       databases,
@@ -246,8 +323,11 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
         seed_seconds: seedSeconds,
         limit_rows_per_s: limit.rowsPerS,
         limit_seconds: limit.seconds,
-        seconds,
-        end_to_end_rows_per_s: salesOrders / seconds,
+        seconds: pipelined.seconds,
+        end_to_end_rows_per_s: salesOrders / pipelined.seconds,
+        sequential_seconds: sequentialSeconds,
+        sequential_end_to_end_rows_per_s: salesOrders / sequentialSeconds,
+        pipelined,
         stages,
         warehouse_rows: warehouseRows,
         load_avg_1m: loadavg()[0] ?? 0,

@@ -6,6 +6,7 @@
  * Started by bench/runner.ts with the spec as JSON in TOTES_BENCH_WORKER; prints one JSON line
  * (the WorkerResult) on stdout.
  */
+import { existsSync } from 'node:fs';
 import type { SQSEvent, Context, ScheduledEvent } from 'aws-lambda';
 import { createAwsClients } from '../src/aws/clients';
 import type { AwsSettings } from '../src/aws/config';
@@ -31,6 +32,8 @@ export interface WorkerSpec {
   readonly functionName: string;
   readonly batchSize: number;
   readonly timeoutMs: number;
+  /** Pipelined runs: keep polling an empty queue until this file exists (the producer has finished). */
+  readonly upstreamDoneFile?: string;
 }
 
 export interface WorkerResult {
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     };
     await drainQueues(
       [{ sqs: runtime.clients.sqs, queueUrl: spec.queueUrl ?? '', queueArn: spec.queueArn, handler, batchSize: spec.batchSize, waitSeconds: 1, functionName: spec.functionName, functionTimeoutMs: spec.timeoutMs }],
-      { timeoutMs: spec.timeoutMs, concurrency: 1 },
+      { timeoutMs: spec.timeoutMs, concurrency: 1, ...(spec.upstreamDoneFile ? { upstreamDone: () => existsSync(spec.upstreamDoneFile!) } : {}) },
     );
   }
   const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: cpuSeconds(process.cpuUsage(cpuAtStart)) };

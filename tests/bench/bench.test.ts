@@ -38,7 +38,11 @@ describe('npm run bench', () => {
   it('writes every figure, positive, for the run and for each point of the scaling curve', () => {
     const positive = expect.any(Number) as unknown;
     const stage = { rows_per_s: positive, peak_rss_mb: positive, rows: positive, objects: positive, invocations: positive };
-    const run = { sales_orders: expect.any(Number), limit_rows_per_s: positive, end_to_end_rows_per_s: positive, stages: { extract: stage, transform: stage, load: stage } };
+    const stages = { extract: stage, transform: stage, load: stage };
+    const run = {
+      sales_orders: expect.any(Number), limit_rows_per_s: positive, end_to_end_rows_per_s: positive, sequential_end_to_end_rows_per_s: positive, stages,
+      pipelined: { seconds: positive, rows_per_s: positive, stages },
+    };
     expect(result).toMatchObject({ ...run, sales_orders: 2000, incremental_tick_seconds: positive, incremental_updated_rows: 20, cores: positive, memory_gb: positive });
     expect(result.scaling).toMatchObject([{ ...run, sales_orders: 1000 }, { ...run, sales_orders: 2000 }]);
     const numbers = JSON.stringify(result).match(/"(?:[a-z_]+_per_s|peak_rss_mb|incremental_tick_seconds|seconds)":-?[\d.e+]+/g) ?? [];
@@ -48,8 +52,9 @@ describe('npm run bench', () => {
 
   it('prints the markdown table with each figure against the limit', () => {
     expect(table).toContain('| limit: COPY TO STDOUT → COPY FROM STDIN (sales_order) |');
-    expect(table).toMatch(/\| initial load end to end .* \| \d+% \| ≥ 35% \|/);
-    expect(table).toMatch(/\| extract peak RSS \(per process\) \| \d+ MB/);
+    expect(table).toMatch(/\| initial load end to end, pipelined as deployed .* \| \d+% \| ≥ 35% \|/);
+    expect(table).toMatch(/\| initial load stage by stage .* \| \d+% \| \|/);
+    expect(table).toMatch(/\| extract peak RSS \(per process; pipelined run\) \| \d+ MB; \d+ MB/);
     expect(table).toContain('### Scaling (initial load)');
   });
 });
