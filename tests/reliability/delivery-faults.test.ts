@@ -103,7 +103,10 @@ describe('delivery faults', () => {
         IF nextval('reliability_fault.fact_rows') = 2 THEN RAISE EXCEPTION 'injected: the load died inserting into %', TG_TABLE_NAME; END IF;
         RETURN NEW;
       END $$;
-      CREATE TRIGGER reliability_crash BEFORE INSERT ON fact_sales_order FOR EACH ROW EXECUTE FUNCTION reliability_fault.crash();`);
+      CREATE TRIGGER reliability_crash BEFORE INSERT ON fact_sales_order FOR EACH ROW EXECUTE FUNCTION reliability_fault.crash();
+      -- ALWAYS: the load inserts facts with session_replication_role = replica (its foreign keys
+      -- checked set-based), where ordinary triggers do not fire.
+      ALTER TABLE fact_sales_order ENABLE ALWAYS TRIGGER reliability_crash;`);
     for (const units of [301, 302, 303]) await source.insertSalesOrder(units);
     await source.update('design', 1, { design_name: 'Crashproof' });
     await source.update('staff', 2, { last_name: 'Reloaded' });
