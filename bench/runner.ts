@@ -7,6 +7,7 @@ import pg from 'pg';
 import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { startMoto, type RunningMoto } from '../src/local/moto';
 import { countWarehouseRows, LocalPipeline } from '../src/local/pipeline';
+import { consumerBatchSize } from '../src/local/stack-model';
 import { quoteIdent } from '../src/schemas/columns';
 import { seedTotesys } from '../src/seed/seed';
 import { measureBundles, type BundleFigure } from './bundles';
@@ -172,7 +173,7 @@ function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { reg
     queueUrl: queue?.url,
     queueArn: queue?.arn,
     functionName: `totes-${environment.outputs.stage}-${stage}`,
-    batchSize: 10,
+    batchSize: stage === 'extract' ? 1 : consumerBatchSize(stage),
     timeoutMs: 60 * 60_000,
     ...(upstreamDoneFile ? { upstreamDoneFile } : {}),
   };

@@ -24,11 +24,18 @@ const FOUR_DAYS = 4 * 24 * 60 * 60;
 /** A failure journal entry outlives the DLQ message it explains (14 days' retention), by a day. */
 const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
 
-/** Function timeouts and sizes; serverless.yml reads them from here, the queues derive from them. */
+/**
+ * Function timeouts, sizes and SQS batch sizes; serverless.yml and the local runtime read them
+ * from here, the queues derive from them. A consumer works on at most two objects at once
+ * (src/stages/shared/in-flight.ts), each up to 100,000 rows, so a batch of two: a bigger batch
+ * only queues objects inside one invocation while Lambda could run them in another, and makes
+ * the invocation as long as all of them (the bench's initial load finished with one worker still
+ * working through its batch of ten while the other stood idle).
+ */
 const functionSettings = Object.freeze({
   extract: Object.freeze({ timeout: 600, memorySize: 1024 }),
-  transform: Object.freeze({ timeout: 120, memorySize: 1024 }),
-  load: Object.freeze({ timeout: 120, memorySize: 512 }),
+  transform: Object.freeze({ timeout: 120, memorySize: 1024, batchSize: 2 }),
+  load: Object.freeze({ timeout: 120, memorySize: 512, batchSize: 2 }),
 });
 
 /** What the extract emits after every successful run; the staleness alarm watches it. */

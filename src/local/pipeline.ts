@@ -17,6 +17,7 @@ import type { ExtractDeps, ExtractReport } from '../stages/extract';
 import { drainQueues, type SqsHandler } from './event-source';
 import type { LocalEnvironment } from './environment';
 import { lambdaContext } from './lambda-context';
+import { consumerBatchSize } from './stack-model';
 
 export interface DeadLetter {
   readonly queue: 'transform' | 'load';
@@ -149,7 +150,7 @@ export class LocalPipeline {
       queueUrl: outputs.url,
       queueArn: outputs.arn,
       handler,
-      batchSize: 10,
+      batchSize: consumerBatchSize(queue),
       waitSeconds: 1,
       functionName: `totes-${this.environment.outputs.stage}-${queue}`,
     };

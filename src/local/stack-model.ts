@@ -76,7 +76,7 @@ export interface StackDefinition {
   stackModel(options: StackModelOptions): StackModel;
   renderCloudFormation(model: StackModel, parameterDefaults: Record<string, string>): Record<string, CloudFormationValue>;
   renderEnvironment(model: StackModel, settings: Record<string, string>): Record<string, CloudFormationValue>;
-  readonly functionSettings: Readonly<Record<FunctionId, { readonly timeout: number; readonly memorySize: number }>>;
+  readonly functionSettings: Readonly<Record<FunctionId, { readonly timeout: number; readonly memorySize: number; readonly batchSize?: number }>>;
   readonly metrics: StackModel['metrics'];
   readonly VISIBILITY_TIMEOUT_FACTOR: number;
   readonly SQS_CONSUME_ACTIONS: readonly string[];
@@ -91,6 +91,13 @@ const requireInfra = createRequire(import.meta.url);
 
 export const stackDefinition = requireInfra('../../infra/stack.cjs') as StackDefinition;
 export const infraTables = requireInfra('../../infra/tables.cjs') as InfraTables;
+
+/** The SQS batch size Lambda gives a queue consumer, as deployed. */
+export function consumerBatchSize(consumer: 'transform' | 'load'): number {
+  const batchSize = stackDefinition.functionSettings[consumer].batchSize;
+  if (batchSize === undefined) throw new Error(`infra/stack.cjs sets no batch size for ${consumer}`);
+  return batchSize;
+}
 
 export function loadStackModel(options: StackModelOptions): StackModel {
   return stackDefinition.stackModel(options);

@@ -114,7 +114,7 @@ describe('serverless package', () => {
     expect(props(rule).ScheduleExpression).toBe('rate(5 minutes)');
     expect(mappings).toHaveLength(2);
     for (const mapping of mappings) {
-      expect(mapping).toMatchObject({ BatchSize: 10, MaximumBatchingWindowInSeconds: 5, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+      expect(mapping).toMatchObject({ BatchSize: 2, MaximumBatchingWindowInSeconds: 5, FunctionResponseTypes: ['ReportBatchItemFailures'] });
     }
   });
 
