@@ -7,7 +7,7 @@ import pg from 'pg';
 import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { startMoto, type RunningMoto } from '../src/local/moto';
 import { countWarehouseRows, LocalPipeline } from '../src/local/pipeline';
-import { consumerBatchSize } from '../src/local/stack-model';
+import { consumerBatchSize, stackDefinition } from '../src/local/stack-model';
 import { quoteIdent } from '../src/schemas/columns';
 import { seedTotesys } from '../src/seed/seed';
 import { measureBundles, type BundleFigure } from './bundles';
@@ -26,7 +26,7 @@ export interface BenchOptions {
   /** Transform and load worker processes (Lambda instances) at once. */
   readonly workers: number;
   readonly bundles: boolean;
-  /** V8 old-space cap of every stage worker (MB), as Lambda sets one from the function's memory; none by default. */
+  /** V8 old-space budget of every stage worker (MB); by default each stage's deployed budget (infra/stack.cjs). */
   readonly heapMb?: number;
   readonly adminUrl?: string;
   readonly log: (line: string) => void;
@@ -80,8 +80,8 @@ export interface BenchResult extends InitialLoadFigure {
   readonly node: string;
   readonly postgres: string;
   readonly workers: number;
-  /** The workers' V8 old-space cap, null when uncapped. */
-  readonly heap_mb: number | null;
+  /** Each stage's V8 old-space budget (--max-old-space-size), as its deployed function runs. */
+  readonly heap_mb: Record<BenchStage, number>;
   readonly incremental_tick_seconds: number;
   readonly incremental_updated_rows: number;
   readonly scaling: InitialLoadFigure[];
@@ -138,11 +138,16 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
   };
 }
 
-function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb?: number): Promise<WorkerResult> {
+/** The stage's heap budget: the deployed function's (its NODE_OPTIONS), unless --heap-mb overrides it. */
+function heapFor(stage: BenchStage, options: BenchOptions): number {
+  return options.heapMb ?? stackDefinition.functionSettings[stage].heapMb;
+}
+
+function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb: number): Promise<WorkerResult> {
   return new Promise((resolvePromise, reject) => {
     // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see the README's Performance section).
     const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
-    const heap = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+    const heap = [`--max-old-space-size=${heapMb}`];
     const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
       cwd: projectRoot,
       env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -180,7 +185,7 @@ function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { reg
 }
 
 /** Runs one stage in `processes` worker processes at once and sums what they did. */
-async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb?: number): Promise<StageFigure> {
+async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb: number): Promise<StageFigure> {
   const spec = workerSpec(stage, environment, aws);
   const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log, heapMb)));
   return stageFigure(stage, results);
@@ -238,7 +243,7 @@ async function pipelinedRun(environment: LocalEnvironment, aws: { region: string
   const transformDone = join(flags, 'transform-done');
   try {
     const spawnStage = (stage: BenchStage, processes: number, upstreamDoneFile?: string) =>
-      Promise.all(Array.from({ length: processes }, () => runWorker(workerSpec(stage, environment, aws, upstreamDoneFile), options.log, options.heapMb)));
+      Promise.all(Array.from({ length: processes }, () => runWorker(workerSpec(stage, environment, aws, upstreamDoneFile), options.log, heapFor(stage, options))));
     const extracting = spawnStage('extract', 1).finally(() => writeFile(extractDone, ''));
     const transforming = spawnStage('transform', options.workers, extractDone).finally(() => writeFile(transformDone, ''));
     const loading = spawnStage('load', options.workers, transformDone);
@@ -303,7 +308,7 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     const staged = await openStack();
     const stages = {} as Record<BenchStage, StageFigure>;
     for (const stage of ['extract', 'transform', 'load'] as const) {
-      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, staged, aws, log, options.heapMb);
+      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, staged, aws, log, heapFor(stage, options));
       const figure = stages[stage];
       log(`${at} ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
@@ -394,7 +399,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         node: process.version,
         postgres: `${postgres} (${main.databases.server})`,
         workers: options.workers,
-        heap_mb: options.heapMb ?? null,
+        heap_mb: { extract: heapFor('extract', options), transform: heapFor('transform', options), load: heapFor('load', options) },
         incremental_tick_seconds: tick.seconds,
         incremental_updated_rows: tick.updated,
         scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),

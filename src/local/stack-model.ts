@@ -72,11 +72,20 @@ export interface StackModelOptions {
 /** A CloudFormation fragment: plain JSON with intrinsic functions. */
 export type CloudFormationValue = unknown;
 
+export interface FunctionSettings {
+  readonly timeout: number;
+  readonly memorySize: number;
+  /** The V8 old-space budget the deployed function runs with (in its NODE_OPTIONS). */
+  readonly heapMb: number;
+  readonly nodeOptions: string;
+  readonly batchSize?: number;
+}
+
 export interface StackDefinition {
   stackModel(options: StackModelOptions): StackModel;
   renderCloudFormation(model: StackModel, parameterDefaults: Record<string, string>): Record<string, CloudFormationValue>;
   renderEnvironment(model: StackModel, settings: Record<string, string>): Record<string, CloudFormationValue>;
-  readonly functionSettings: Readonly<Record<FunctionId, { readonly timeout: number; readonly memorySize: number; readonly batchSize?: number }>>;
+  readonly functionSettings: Readonly<Record<FunctionId, FunctionSettings>>;
   readonly metrics: StackModel['metrics'];
   readonly VISIBILITY_TIMEOUT_FACTOR: number;
   readonly SQS_CONSUME_ACTIONS: readonly string[];

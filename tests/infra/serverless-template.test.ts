@@ -68,6 +68,9 @@ describe('serverless package', () => {
         'TRANSFORM_QUEUE_URL', 'LOAD_QUEUE_URL', 'LATE_COMMIT_WINDOW_SECONDS', 'MAX_ROWS_PER_OBJECT', 'LOG_LEVEL', 'DB_TLS',
       ]));
       expect(variables.TOTESYS_SECRET_ID).toBe(`totes/${STAGE}/totesys`);
+      // The heap budget the bench measures each stage with, below the function's memory.
+      expect(variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${stackDefinition.functionSettings[id].heapMb}`);
+      expect(stackDefinition.functionSettings[id].heapMb).toBeLessThan(fn.MemorySize as number);
       expect(fn.VpcConfig).toMatchObject({ 'Fn::If': ['HasVpc', expect.anything(), { Ref: 'AWS::NoValue' }] });
     }
   });
