@@ -39,9 +39,11 @@ export const defaultExtractSettings: Required<ExtractSettings> = {
 /**
  * Objects of one table uploading while the next chunk is read. A chunk is read whole (at most
  * maxRowsPerObject rows, ~10 MB for 100,000 sales orders) and uploaded in the background, so
- * the source's COPY does not stand idle during each PUT; two in flight bound the memory.
+ * the source's COPY does not stand idle during each PUT. One is enough (a PUT of 10 MB takes
+ * less time than reading the next 100,000 rows) and keeps a table's memory at two chunks, the
+ * same for a table of two chunks as for one of two hundred.
  */
-const UPLOADS_IN_FLIGHT = 2;
+const UPLOADS_IN_FLIGHT = 1;
 
 export interface ExtractDeps {
   readonly source: SourceReader;
