@@ -84,21 +84,71 @@ export function unscaledToDecimal(unscaled: bigint, scale: number): string {
   return `${negative ? '-' : ''}${whole}${scale > 0 ? `.${fraction}` : ''}`;
 }
 
+/**
+ * Days since 1970-01-01 of a proleptic Gregorian date (month 1–12), in integer arithmetic
+ * (H. Hinnant's days_from_civil): no Date object per value, and right for years below 100, which
+ * `Date.UTC` would move to the 1900s.
+ */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+const ZERO = 0x30;
+
+/** `length` ASCII digits of `value` at `at`, or NaN when one is not a digit. */
+function digitsAt(value: string, at: number, length: number): number {
+  let result = 0;
+  for (let index = at; index < at + length; index += 1) {
+    const digit = value.charCodeAt(index) - ZERO;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    result = result * 10 + digit;
+  }
+  return result;
+}
+
+/** "YYYY-MM-DD" → days since 1970-01-01. The value was validated upstream; this only re-checks the shape. */
 export function dateToDays(value: string): number {
-  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  if (!match) throw new Error(`not a date: ${JSON.stringify(value)}`);
-  return Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) / MS_PER_DAY;
+  const year = digitsAt(value, 0, 4);
+  const month = digitsAt(value, 5, 2);
+  const day = digitsAt(value, 8, 2);
+  if (value.length !== 10 || value[4] !== '-' || value[7] !== '-' || !(month >= 1 && month <= 12 && day >= 1 && day <= 31) || Number.isNaN(year)) {
+    throw new Error(`not a date: ${JSON.stringify(value)}`);
+  }
+  return daysFromCivil(year, month, day);
 }
 
 export function daysToDate(days: number): string {
   return new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
-export function timeToMicros(value: string): bigint {
-  const match = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/.exec(value);
-  if (!match) throw new Error(`not a time: ${JSON.stringify(value)}`);
-  const seconds = BigInt(Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]));
-  return seconds * MICROS_PER_SECOND + BigInt((match[4] ?? '').padEnd(6, '0'));
+const MICROS_PER_SECOND_NUMBER = 1_000_000;
+/** Powers of ten that pad a fraction of 0–6 digits to microseconds. */
+const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+
+/**
+ * "HH:MM:SS[.ffffff]" → microseconds since midnight, as a number: a day has fewer than 2^53 of
+ * them, so it is exact, and the bigint the INT64 column needs is made only when a row group is
+ * encoded.
+ */
+export function timeToMicros(value: string): number {
+  const length = value.length;
+  const fractionDigits = length > 8 ? length - 9 : 0;
+  const hours = digitsAt(value, 0, 2);
+  const minutes = digitsAt(value, 3, 2);
+  const seconds = digitsAt(value, 6, 2);
+  const fraction = fractionDigits > 0 ? digitsAt(value, 9, fractionDigits) : 0;
+  if (
+    length < 8 || length === 9 || length > 15 || value[2] !== ':' || value[5] !== ':' || (length > 8 && value[8] !== '.') ||
+    Number.isNaN(hours + minutes + seconds + fraction)
+  ) {
+    throw new Error(`not a time: ${JSON.stringify(value)}`);
+  }
+  return ((hours * 60 + minutes) * 60 + seconds) * MICROS_PER_SECOND_NUMBER + fraction * FRACTION_SCALE[fractionDigits]!;
 }
 
 export function microsToTime(micros: bigint): string {
@@ -108,7 +158,14 @@ export function microsToTime(micros: bigint): string {
   return `${pad(Math.floor(totalSeconds / 3600))}:${pad(Math.floor(totalSeconds / 60) % 60)}:${pad(totalSeconds % 60)}.${fraction}`;
 }
 
-function toPhysical(column: ColumnDef, value: CellValue | undefined): unknown {
+/**
+ * A value as the encoder holds it until its row group is encoded: INT32 and DATE as numbers,
+ * TIME as microseconds and DECIMAL as the unscaled integer (numbers while exact, see
+ * {@link int64Values}), text, boolean, or null.
+ */
+export type PhysicalValue = number | bigint | string | boolean | null;
+
+function toPhysical(column: ColumnDef, value: CellValue | undefined): PhysicalValue {
   if (value === null || value === undefined) {
     if (!column.nullable) throw new Error(`column ${column.name} is NOT NULL but a row has no value`);
     return null;
@@ -125,12 +182,19 @@ function toPhysical(column: ColumnDef, value: CellValue | undefined): unknown {
   }
 }
 
-function columnData(columns: readonly ColumnDef[], rows: readonly Row[]) {
-  return columns.map((column) => {
-    const data = new Array<unknown>(rows.length);
-    for (let index = 0; index < rows.length; index += 1) data[index] = toPhysical(column, rows[index]?.[column.name]);
-    return { name: column.name, data, nullable: column.nullable };
-  });
+/**
+ * hyparquet-writer takes INT64 values as bigints. The encoder holds TIME and DECIMAL values as
+ * numbers where they are exact (every time of day, money below 10^15 units) and makes the bigints
+ * here, one row group at a time, so they die young instead of living as one heap object per cell
+ * for the whole row group.
+ */
+function int64Values(column: ColumnDef, values: PhysicalValue[]): PhysicalValue[] {
+  if (column.type.kind !== 'time' && column.type.kind !== 'decimal') return values;
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index];
+    if (typeof value === 'number') values[index] = BigInt(value);
+  }
+  return values;
 }
 
 export interface ParquetEncoder {
@@ -141,6 +205,12 @@ export interface ParquetEncoder {
    * group being filled are held, never the row objects. A full row group is encoded on the spot.
    */
   push(row: Row): void;
+  /**
+   * Adds one row already in physical values, in column order (see {@link PhysicalValue}): for a
+   * caller that parsed its input straight to them, so nothing is formatted to text and parsed
+   * again. The values are copied; the caller may reuse the array for its next row.
+   */
+  pushPhysical(values: ArrayLike<PhysicalValue>): void;
   readonly rowCount: number;
   /** Writes the footer and returns the whole file. */
   finish(): Uint8Array;
@@ -153,32 +223,48 @@ export function createParquetEncoder(columns: readonly ColumnDef[], options: { r
   const parquet = new ParquetWriter({ writer, schema, createdBy: 'totes' });
   const rowGroupSize = options.rowGroupSize ?? 100_000;
   let rowCount = 0;
-  // The row group being filled by push(), column by column.
-  let pending: unknown[][] = columns.map(() => []);
+  // The row group being filled, column by column.
+  let pending: PhysicalValue[][] = columns.map(() => []);
   let pendingRows = 0;
   const flushPending = () => {
     if (pendingRows === 0) return;
-    const data = pending.map((values, index) => ({ name: columns[index]!.name, data: values, nullable: columns[index]!.nullable }));
+    const data = pending.map((values, index) => {
+      const column = columns[index]!;
+      return { name: column.name, data: int64Values(column, values), nullable: column.nullable };
+    });
+    // Typed as the library's ColumnSource; values are physical here.
     void parquet.write({ columnData: data as never, rowGroupSize });
     pending = columns.map(() => []);
     pendingRows = 0;
   };
+  const rowAdded = () => {
+    pendingRows += 1;
+    rowCount += 1;
+    if (pendingRows >= rowGroupSize) flushPending();
+  };
   return {
     append(rows) {
       if (rows.length === 0) return;
+      // The batch starts a row group of its own and ends its last one.
       flushPending();
-      // Typed as the library's ColumnSource; values are already physical here.
-      void parquet.write({ columnData: columnData(columns, rows) as never, rowGroupSize });
-      rowCount += rows.length;
+      for (const row of rows) this.push(row);
+      flushPending();
     },
     push(row) {
       for (let index = 0; index < columns.length; index += 1) {
         const column = columns[index]!;
         pending[index]!.push(toPhysical(column, row[column.name]));
       }
-      pendingRows += 1;
-      rowCount += 1;
-      if (pendingRows >= rowGroupSize) flushPending();
+      rowAdded();
+    },
+    pushPhysical(values) {
+      if (values.length !== columns.length) throw new Error(`a row of ${columns.length} columns was given ${values.length} values`);
+      for (let index = 0; index < columns.length; index += 1) {
+        const value = values[index]!;
+        if (value === null && !columns[index]!.nullable) throw new Error(`column ${columns[index]!.name} is NOT NULL but a row has no value`);
+        pending[index]!.push(value);
+      }
+      rowAdded();
     },
     get rowCount() {
       return rowCount;

@@ -1,18 +1,16 @@
-import { InvalidInputError } from '../../errors';
 import { createParquetEncoder, parquetColumnsFor } from '../../parquet/codec';
 import { currencyName } from '../../reference/iso4217';
-import type { SourceTableName } from '../../schemas/source';
+import type { TableDef } from '../../schemas/columns';
+import { sourceTable, type SourceTableName } from '../../schemas/source';
 import type { CellValue, Row } from '../../schemas/rows';
 import {
   SOURCE_VERSION_COLUMN,
-  dimCounterparty, dimCurrency, dimDate, dimDesign, dimLocation, dimPaymentType, dimStaff, dimTransaction,
-  factPayment, factPurchaseOrder, factSalesOrder,
-  type FactDef, type WarehouseTableDef,
+  dimCounterparty, dimCurrency, dimDesign, dimLocation, dimPaymentType, dimStaff, dimTransaction,
+  type WarehouseTableDef,
 } from '../../schemas/warehouse';
-import { dimDateRow } from '../shared/dim-date';
-import type { RowSink } from './csv';
+import { rowRecords, type RecordSink } from './csv';
+import { factBuilder, isFactSource } from './facts';
 import type { SourceStateStore, StateTableName } from './state';
-import { CellRuleError, parseDecimal } from './values';
 
 /** One warehouse table's Parquet file for one ingestion object, encoded but not yet written. */
 export interface TableOutput {
@@ -22,11 +20,12 @@ export interface TableOutput {
 }
 
 /**
- * Turns the validated rows of one ingestion object into warehouse files. `add` runs inside the
- * CSV parse (synchronous, no per-row await); `finish` runs once the whole object was valid.
+ * Turns the validated rows of one ingestion object into warehouse files. `records` takes the
+ * cells inside the CSV parse (synchronous, no per-row await); `finish` runs once the whole object
+ * was valid.
  */
 export interface WarehouseBuilder {
-  readonly add: RowSink;
+  readonly records: RecordSink;
   finish(state: SourceStateStore): Promise<TableOutput[]>;
 }
 
@@ -44,21 +43,6 @@ const str = (row: Row, column: string): string => row[column] as string;
 const num = (row: Row, column: string): number => row[column] as number;
 const nullableStr = (row: Row, column: string): string | null => row[column] as string | null;
 
-/** `YYYY-MM-DD HH:MM:SS.ffffff` → date and time parts; the time keeps its microseconds. */
-const datePart = (timestamp: string) => timestamp.slice(0, 10);
-const timePart = (timestamp: string) => timestamp.slice(11);
-
-function auditColumns(row: Row): Row {
-  const createdAt = str(row, 'created_at');
-  const lastUpdated = str(row, 'last_updated');
-  return {
-    created_date: datePart(createdAt),
-    created_time: timePart(createdAt),
-    last_updated_date: datePart(lastUpdated),
-    last_updated_time: timePart(lastUpdated),
-  };
-}
-
 function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSize: number): TableOutput[] {
   if (rows.length === 0) return [];
   // Row by row into the encoder's columns: only one row group is held in columnar form, not a
@@ -66,110 +50,6 @@ function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSiz
   const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize });
   for (const row of rows) encoder.push(row);
   return [{ table, rows: rows.length, bytes: encoder.finish() }];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Facts: every version observed becomes a row, so each is pushed into the encoder's columns as
-// it is parsed (one row group's physical values are held, never the row objects). The dates
-// they refer to feed dim_date.
-
-interface FactMapping {
-  readonly fact: FactDef;
-  readonly toFact: (row: Row) => Row;
-  /** Fact columns holding dates that must exist in dim_date. */
-  readonly dateColumns: readonly string[];
-}
-
-const auditDates = ['created_date', 'last_updated_date'];
-
-const salesOrderMapping: FactMapping = {
-  fact: factSalesOrder,
-  dateColumns: [...auditDates, 'agreed_payment_date', 'agreed_delivery_date'],
-  toFact: (row) => ({
-    sales_order_id: num(row, 'sales_order_id'),
-    ...auditColumns(row),
-    sales_staff_id: num(row, 'staff_id'),
-    counterparty_id: num(row, 'counterparty_id'),
-    units_sold: num(row, 'units_sold'),
-    unit_price: str(row, 'unit_price'),
-    currency_id: num(row, 'currency_id'),
-    design_id: num(row, 'design_id'),
-    agreed_payment_date: str(row, 'agreed_payment_date'),
-    agreed_delivery_date: str(row, 'agreed_delivery_date'),
-    agreed_delivery_location_id: num(row, 'agreed_delivery_location_id'),
-  }),
-};
-
-const purchaseOrderMapping: FactMapping = {
-  fact: factPurchaseOrder,
-  dateColumns: [...auditDates, 'agreed_delivery_date', 'agreed_payment_date'],
-  toFact: (row) => ({
-    purchase_order_id: num(row, 'purchase_order_id'),
-    ...auditColumns(row),
-    staff_id: num(row, 'staff_id'),
-    counterparty_id: num(row, 'counterparty_id'),
-    item_code: str(row, 'item_code'),
-    item_quantity: num(row, 'item_quantity'),
-    item_unit_price: str(row, 'item_unit_price'),
-    currency_id: num(row, 'currency_id'),
-    agreed_delivery_date: str(row, 'agreed_delivery_date'),
-    agreed_payment_date: str(row, 'agreed_payment_date'),
-    agreed_delivery_location_id: num(row, 'agreed_delivery_location_id'),
-  }),
-};
-
-/** The account numbers are deliberately dropped: the warehouse has no use for them. */
-const paymentMapping: FactMapping = {
-  fact: factPayment,
-  dateColumns: [...auditDates, 'payment_date'],
-  toFact: (row) => ({
-    payment_id: num(row, 'payment_id'),
-    ...auditColumns(row),
-    transaction_id: num(row, 'transaction_id'),
-    counterparty_id: num(row, 'counterparty_id'),
-    payment_amount: str(row, 'payment_amount'),
-    currency_id: num(row, 'currency_id'),
-    payment_type_id: num(row, 'payment_type_id'),
-    paid: row.paid as boolean,
-    payment_date: str(row, 'payment_date'),
-  }),
-};
-
-function factBuilder(mapping: FactMapping, options: BuildOptions): WarehouseBuilder {
-  const { fact, toFact, dateColumns } = mapping;
-  const encoder = createParquetEncoder(parquetColumnsFor(fact), { rowGroupSize: options.rowGroupSize });
-  // The source money has no precision but the warehouse column may (numeric(10,2)): a value that
-  // cannot be stored fails here, naming its line, rather than at load.
-  const boundedDecimals = fact.columns.flatMap((column) =>
-    column.type.kind === 'decimal' && column.type.precision !== undefined ? [{ name: column.name, scale: column.type.scale, precision: column.type.precision }] : [],
-  );
-  const dates = new Set<string>();
-  return {
-    add: (row, line) => {
-      const factRow = toFact(row);
-      for (const { name, scale, precision } of boundedDecimals) {
-        try {
-          parseDecimal(factRow[name] as string, scale, precision);
-        } catch (error) {
-          if (!(error instanceof CellRuleError)) throw error;
-          throw new InvalidInputError(`${options.key} line ${line}, column ${name}: ${error.message}`, {
-            stage: 'transform', key: options.key, table: fact.name, line, column: name,
-          });
-        }
-      }
-      for (const column of dateColumns) dates.add(factRow[column] as string);
-      // Straight into the row group's columns: the row object is garbage at once.
-      encoder.push(factRow);
-    },
-    finish: async () => {
-      if (encoder.rowCount === 0) return [];
-      const dateRows = [...dates].sort().map(dimDateRow);
-      return [
-        ...encodeTable(dimDate, dateRows, options.rowGroupSize),
-        { table: fact, rows: encoder.rowCount, bytes: encoder.finish() },
-      ];
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,14 +209,14 @@ const dimensionFinishers: Readonly<Record<string, DimensionFinish>> = {
   }),
 };
 
-function dimensionBuilder(finishDimensions: DimensionFinish, idColumn: string, options: BuildOptions): WarehouseBuilder {
+function dimensionBuilder(finishDimensions: DimensionFinish, source: TableDef, idColumn: string, options: BuildOptions): WarehouseBuilder {
   const latestById = new Map<number, Row>();
   return {
-    add: (row) => {
+    records: rowRecords(source, (row) => {
       const id = num(row, idColumn);
       const held = latestById.get(id);
       if (!held || str(held, 'last_updated') <= str(row, 'last_updated')) latestById.set(id, row);
-    },
+    }),
     finish: async (state) => {
       if (latestById.size === 0) return [];
       const tables = await finishDimensions([...latestById.values()], state);
@@ -349,17 +229,8 @@ function dimensionBuilder(finishDimensions: DimensionFinish, idColumn: string, o
 
 /** The builder for one source table: which warehouse tables it feeds and how. */
 export function warehouseBuilderFor(source: SourceTableName, idColumn: string, options: BuildOptions): WarehouseBuilder {
-  switch (source) {
-    case 'sales_order':
-      return factBuilder(salesOrderMapping, options);
-    case 'purchase_order':
-      return factBuilder(purchaseOrderMapping, options);
-    case 'payment':
-      return factBuilder(paymentMapping, options);
-    default: {
-      const finishDimensions = dimensionFinishers[source];
-      if (!finishDimensions) throw new Error(`no warehouse table is built from source table ${source}`);
-      return dimensionBuilder(finishDimensions, idColumn, options);
-    }
-  }
+  if (isFactSource(source)) return factBuilder(source, options);
+  const finishDimensions = dimensionFinishers[source];
+  if (!finishDimensions) throw new Error(`no warehouse table is built from source table ${source}`);
+  return dimensionBuilder(finishDimensions, sourceTable(source), idColumn, options);
 }

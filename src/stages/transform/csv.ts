@@ -1,12 +1,40 @@
 import type { Readable } from 'node:stream';
 import { InvalidInputError, TotesError } from '../../errors';
 import { columnNames, type TableDef } from '../../schemas/columns';
-import type { CellValue, Row } from '../../schemas/rows';
+import type { Row } from '../../schemas/rows';
 import { PgCsvError, PgCsvReader, type PgCsvEnd, type PgCsvFields } from './pg-csv';
 import { CellRuleError, parseCell } from './values';
 
 /** Receives each validated row with the line it starts on; runs synchronously inside the parse. */
 export type RowSink = (row: Row, line: number) => void;
+
+/**
+ * Receives each record cell by cell, synchronously inside the parse: `cell` validates and keeps
+ * one field (throwing a {@link CellRuleError} that names the broken rule), `end` takes the record
+ * once all its cells passed. It lets a consumer parse a cell straight into the form it needs (a
+ * fact's physical Parquet values) rather than into a {@link Row} it would convert again.
+ */
+export interface RecordSink {
+  cell(column: number, raw: string | null): void;
+  end(line: number): void;
+}
+
+/** The record sink that makes each record a {@link Row} of src/schemas/rows.ts. */
+export function rowRecords(table: TableDef, onRow: RowSink): RecordSink {
+  const columns = table.columns;
+  let row: Row = {};
+  return {
+    cell(column, raw) {
+      const def = columns[column]!;
+      row[def.name] = parseCell(def, raw);
+    },
+    end(line) {
+      const complete = row;
+      row = {};
+      onRow(complete, line);
+    },
+  };
+}
 
 function checkHeader(header: readonly (string | null)[], table: TableDef, key: string): void {
   const expected = columnNames(table);
@@ -57,6 +85,15 @@ function asBuffer(chunk: unknown): Buffer {
  * the line and the column. Returns the number of data rows.
  */
 export async function readSourceCsv(body: Readable, table: TableDef, key: string, onRow: RowSink): Promise<number> {
+  return readSourceRecords(body, table, key, rowRecords(table, onRow));
+}
+
+/**
+ * {@link readSourceCsv} with the cells going to a {@link RecordSink}: the same checks, in the same
+ * order (the header, then per record its field count, then its cells left to right), with the
+ * same errors.
+ */
+export async function readSourceRecords(body: Readable, table: TableDef, key: string, sink: RecordSink): Promise<number> {
   const columns = table.columns;
   const context = { stage: 'transform' as const, key, table: table.name };
   let headerSeen = false;
@@ -76,20 +113,17 @@ export async function readSourceCsv(body: Readable, table: TableDef, key: string
         { ...context, line },
       );
     }
-    const row: Row = {};
     for (let index = 0; index < columns.length; index += 1) {
-      const column = columns[index]!;
-      let value: CellValue;
       try {
-        value = parseCell(column, record[index] ?? null);
+        sink.cell(index, record[index] ?? null);
       } catch (error) {
         if (!(error instanceof CellRuleError)) throw error;
-        throw new InvalidInputError(`${key} line ${line}, column ${column.name}: ${error.message}`, { ...context, line, column: column.name });
+        const column = columns[index]!.name;
+        throw new InvalidInputError(`${key} line ${line}, column ${column}: ${error.message}`, { ...context, line, column });
       }
-      row[column.name] = value;
     }
     rows += 1;
-    onRow(row, line);
+    sink.end(line);
   };
 
   const reader = new PgCsvReader(handle);

@@ -4,7 +4,7 @@ import type { WarehouseTableName } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import { warehouseBuilderFor } from './build';
-import { readSourceCsv } from './csv';
+import { readSourceRecords } from './csv';
 import type { SourceStateStore } from './state';
 
 export type { SourceStateStore, StateTableName } from './state';
@@ -78,7 +78,7 @@ async function transformSource(key: string, source: IngestionObject, deps: Trans
   const builder = warehouseBuilderFor(source.table, sourceIdColumn(table), { key, rowGroupSize });
 
   const body = await deps.ingestion.getStream(key);
-  const sourceRows = await readSourceCsv(body, table, key, builder.add);
+  const sourceRows = await readSourceRecords(body, table, key, builder.records);
   const tables = await builder.finish(deps.state);
 
   const outputs: TransformOutput[] = [];

@@ -324,6 +324,30 @@ describe('transformObject on bad input', () => {
     expect(fixture.processed.objects.size).toBe(0);
   });
 
+  it('checks a fact column\'s precision after every cell of the row, naming the fact table and the canonical value', async () => {
+    const fixture = createTransformFixture();
+    const tooDear = { ...order, unit_price: '0123456789.5' };
+    const alone = await fixture.putRaw('sales_order', toPgCsv(orderTable, [order, tooDear]));
+    const withBadCell = await fixture.putRaw('sales_order', toPgCsv(orderTable, [{ ...tooDear, agreed_delivery_location_id: 'x' }]));
+
+    const error = await transformObject({ key: alone }, fixture.deps).catch((caught: unknown) => caught);
+    const cellFirst = await transformObject({ key: withBadCell }, fixture.deps).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).message).toBe(`${alone} line 3, column unit_price: "123456789.50" does not fit numeric(10,2)`);
+    expect((error as InvalidInputError).context).toMatchObject({ table: 'fact_sales_order', line: 3, column: 'unit_price' });
+    expect((cellFirst as Error).message).toBe(`${withBadCell} line 2, column agreed_delivery_location_id: "x" is not an integer`);
+    expect(fixture.processed.objects.size).toBe(0);
+  });
+
+  it('validates the payment columns the warehouse drops', async () => {
+    const fixture = createTransformFixture();
+    const key = await fixture.putCsv('payment', [payments[0]!, { ...payments[1]!, counterparty_ac_number: 99999999999 }]);
+
+    await expect(transformObject({ key }, fixture.deps)).rejects.toThrow(/line 3, column counterparty_ac_number: "99999999999" is out of range for a 32-bit integer/);
+    expect(fixture.processed.objects.size).toBe(0);
+  });
+
   it('stores no state for a bad object of a joined table', async () => {
     const state = new MemoryStateStore();
     const fixture = createTransformFixture({ state });
