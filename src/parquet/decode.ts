@@ -1,0 +1,243 @@
+import { parquetMetadata, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet';
+import type { CellValue } from '../schemas/rows';
+import { daysToDate, microsToTime, unscaledToDecimal } from './codec';
+
+/**
+ * Reads a Parquet file one row group at a time, column by column, into the rows.ts
+ * representation: the same values `decodeParquet` gives, without a row object per row, so the
+ * load holds one row group (10,000 rows) of an object at a time instead of all of it.
+ *
+ * Dates, times and decimals are read as their raw integers (the annotations are stripped before
+ * decoding) and formatted here: a date once per distinct day, a time or decimal from a double
+ * whenever the integer fits one exactly (|n| ≤ 2^53), through BigInt only when it does not.
+ * Money never passes through a float: a double holds an integer below 2^53 exactly.
+ */
+
+/** What a column's values were decoded from, so a validator can skip checks the type already guarantees. */
+export type DecodedKind =
+  /** INT32 without annotation: every value is a 32-bit integer. */
+  | { readonly kind: 'int32' }
+  /** A DECIMAL formatted with exactly `scale` digits after the point ("19.99", "-0.01", "7"). */
+  | { readonly kind: 'decimal'; readonly scale: number }
+  /** A DATE (days since 1970-01-01) as `YYYY-MM-DD`; one string per distinct day. */
+  | { readonly kind: 'date' }
+  /** A TIME as `HH:MM:SS.ffffff` (out-of-day values formatted as decodeParquet formats them). */
+  | { readonly kind: 'time' }
+  /** UTF-8 text. */
+  | { readonly kind: 'text' }
+  /** BOOLEAN. */
+  | { readonly kind: 'boolean' }
+  /** Anything else, as hyparquet decodes it (bigints as numbers). */
+  | { readonly kind: 'other' };
+
+export interface DecodedColumn {
+  readonly name: string;
+  readonly decoded: DecodedKind;
+  /** One value per row of the row group; `null` or `undefined` is SQL NULL. */
+  readonly values: ArrayLike<CellValue | undefined>;
+}
+
+export interface DecodedRowGroup {
+  /** 0-based index in the file of the group's first row. */
+  readonly rowStart: number;
+  readonly rowCount: number;
+  /** By column name. */
+  readonly columns: ReadonlyMap<string, DecodedColumn>;
+}
+
+export interface ParquetRowGroups {
+  /** Every column of the schema, in file order. */
+  readonly columns: readonly string[];
+  readonly rowCount: number;
+  /** Decodes the row groups in file order; a group's memory is free once the next is asked for. */
+  rowGroups(): AsyncGenerator<DecodedRowGroup>;
+}
+
+interface ColumnPlan {
+  readonly name: string;
+  readonly decoded: DecodedKind;
+}
+
+const MICROS_PER_DAY = 86_400_000_000;
+const TWO_POW_32 = 4_294_967_296;
+/** |high word| below 2^21: the int64 is below 2^53 in magnitude, exact in a double. */
+const SAFE_HIGH_WORD = 2_097_152;
+
+/** Where decodeParquet decodes a column as a decimal or a time, this plans the same, from raw integers. */
+function planColumn(element: SchemaElement): { plan: ColumnPlan; raw: SchemaElement } {
+  const { name } = element;
+  if (element.converted_type === 'DECIMAL') {
+    const { converted_type: _c, logical_type: _l, scale: _s, precision: _p, ...raw } = element;
+    return { plan: { name, decoded: { kind: 'decimal', scale: element.scale ?? 0 } }, raw };
+  }
+  if (element.converted_type === 'TIME_MICROS' || element.logical_type?.type === 'TIME') {
+    const { converted_type: _c, logical_type: _l, ...raw } = element;
+    return { plan: { name, decoded: { kind: 'time' } }, raw };
+  }
+  if (element.converted_type === 'DATE') {
+    const { converted_type: _c, logical_type: _l, ...raw } = element;
+    return { plan: { name, decoded: { kind: 'date' } }, raw };
+  }
+  const annotated = element.converted_type !== undefined || element.logical_type !== undefined;
+  if (element.type === 'INT32' && !annotated) return { plan: { name, decoded: { kind: 'int32' } }, raw: element };
+  if (element.type === 'BOOLEAN') return { plan: { name, decoded: { kind: 'boolean' } }, raw: element };
+  if (element.type === 'BYTE_ARRAY' && (element.converted_type === 'UTF8' || element.logical_type?.type === 'STRING' || !annotated)) {
+    return { plan: { name, decoded: { kind: 'text' } }, raw: element };
+  }
+  return { plan: { name, decoded: { kind: 'other' } }, raw: element };
+}
+
+/**
+ * Reads the footer. Throws when the bytes are not a Parquet file; values are decoded (and may
+ * still turn out unreadable) only as `rowGroups()` reaches them.
+ */
+export function openParquet(bytes: Uint8Array): ParquetRowGroups {
+  // A copy only when the bytes are a view into a larger buffer (hyparquet reads an ArrayBuffer).
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  const file = whole ? (bytes.buffer as ArrayBuffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  const metadata: FileMetaData = parquetMetadata(file);
+  const plans: ColumnPlan[] = [];
+  const schema = metadata.schema.map((element, index) => {
+    if (index === 0) return element;
+    const { plan, raw } = planColumn(element);
+    plans.push(plan);
+    return raw;
+  });
+  const rawMetadata: FileMetaData = { ...metadata, schema };
+  return {
+    columns: plans.map((plan) => plan.name),
+    rowCount: Number(metadata.num_rows),
+    async *rowGroups() {
+      // Shared by every row group: a date repeats across the whole file.
+      const dates = new Map<number, string>();
+      let rowStart = 0;
+      for (const group of metadata.row_groups) {
+        const rowCount = Number(group.num_rows);
+        const raw = await readRowGroup(file, rawMetadata, rowStart, rowCount);
+        const columns = new Map<string, DecodedColumn>();
+        for (const plan of plans) {
+          const values = raw.get(plan.name) ?? [];
+          if (values.length !== rowCount) throw new Error(`column ${plan.name} has ${values.length} values in a row group of ${rowCount} rows`);
+          columns.set(plan.name, { name: plan.name, decoded: plan.decoded, values: convert(plan.decoded, values, dates) });
+        }
+        yield { rowStart, rowCount, columns };
+        rowStart += rowCount;
+      }
+    },
+  };
+}
+
+type RawValues = ArrayLike<unknown>;
+
+async function readRowGroup(file: ArrayBuffer, metadata: FileMetaData, rowStart: number, rowCount: number): Promise<Map<string, RawValues>> {
+  const pieces = new Map<string, RawValues[]>();
+  await parquetRead({
+    file,
+    metadata,
+    rowStart,
+    rowEnd: rowStart + rowCount,
+    utf8: true,
+    onChunk: (chunk) => {
+      if (chunk.rowStart < rowStart || chunk.rowEnd > rowStart + rowCount) throw new Error(`column ${chunk.columnName}: rows outside the row group`);
+      const list = pieces.get(chunk.columnName) ?? [];
+      list.push(chunk.columnData);
+      pieces.set(chunk.columnName, list);
+    },
+  });
+  const columns = new Map<string, RawValues>();
+  for (const [name, list] of pieces) {
+    if (list.length === 1) columns.set(name, list[0]!);
+    else {
+      // Several pages: joined in row order (onChunk delivers a column's pages in order).
+      const joined: unknown[] = [];
+      for (const piece of list) for (let index = 0; index < piece.length; index += 1) joined.push(piece[index]);
+      columns.set(name, joined);
+    }
+  }
+  return columns;
+}
+
+function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string>): ArrayLike<CellValue | undefined> {
+  switch (decoded.kind) {
+    case 'int32':
+    case 'text':
+    case 'boolean':
+      // Already in the rows.ts representation: no copy.
+      return raw as ArrayLike<CellValue | undefined>;
+    case 'date':
+      return mapValues(raw, (days) => {
+        const day = Number(days);
+        let text = dates.get(day);
+        if (text === undefined) {
+          text = daysToDate(day);
+          dates.set(day, text);
+        }
+        return text;
+      });
+    case 'time':
+      return mapInt64(raw, formatMicros, (micros) => microsToTime(micros));
+    case 'decimal': {
+      const { scale } = decoded;
+      return mapInt64(raw, (unscaled) => formatUnscaled(unscaled, scale), (unscaled) => unscaledToDecimal(unscaled, scale));
+    }
+    case 'other':
+      return mapValues(raw, (value) => (typeof value === 'bigint' ? Number(value) : (value as CellValue)));
+  }
+}
+
+function mapValues(raw: RawValues, each: (value: unknown) => CellValue): CellValue[] {
+  const values = new Array<CellValue>(raw.length);
+  for (let index = 0; index < raw.length; index += 1) {
+    const value = raw[index];
+    values[index] = value === null || value === undefined ? null : each(value);
+  }
+  return values;
+}
+
+/**
+ * Integers as doubles where exact, through BigInt otherwise. A plain INT64 column arrives as a
+ * BigInt64Array: its two 32-bit halves are read directly, so no BigInt is made per value.
+ */
+function mapInt64(raw: RawValues, fromDouble: (value: number) => string, fromBigInt: (value: bigint) => string): CellValue[] {
+  const values = new Array<CellValue>(raw.length);
+  if (raw instanceof BigInt64Array) {
+    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
+    for (let index = 0; index < raw.length; index += 1) {
+      const high = words[2 * index + 1]!;
+      values[index] = high >= -SAFE_HIGH_WORD && high < SAFE_HIGH_WORD ? fromDouble(high * TWO_POW_32 + (words[2 * index]! >>> 0)) : fromBigInt(raw[index]!);
+    }
+    return values;
+  }
+  for (let index = 0; index < raw.length; index += 1) {
+    const value = raw[index];
+    if (value === null || value === undefined) values[index] = null;
+    else if (typeof value === 'number' && Number.isSafeInteger(value)) values[index] = fromDouble(value);
+    else if (typeof value === 'bigint' && value >= -9_007_199_254_740_991n && value <= 9_007_199_254_740_991n) values[index] = fromDouble(Number(value));
+    // Whatever BigInt() refuses (a byte-array decimal) fails here, as it fails decodeParquet.
+    else values[index] = fromBigInt(BigInt(value as bigint | number));
+  }
+  return values;
+}
+
+/** Two-digit strings 00–59, so a time is formatted without padding calls. */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, value) => String(value).padStart(2, '0'));
+
+/** Micros of a day → `HH:MM:SS.ffffff`, exactly as microsToTime formats it. */
+export function formatMicros(micros: number): string {
+  if (!(micros >= 0 && micros < MICROS_PER_DAY)) return microsToTime(BigInt(micros));
+  const seconds = Math.floor(micros / 1_000_000);
+  const fraction = micros - seconds * 1_000_000;
+  const minutes = Math.floor(seconds / 60);
+  return `${TWO_DIGITS[Math.floor(minutes / 60)]}:${TWO_DIGITS[minutes % 60]}:${TWO_DIGITS[seconds % 60]}.${String(fraction + 1_000_000).slice(1)}`;
+}
+
+/** An unscaled integer below 2^53 → its decimal text, exactly as unscaledToDecimal formats it. */
+export function formatUnscaled(unscaled: number, scale: number): string {
+  const negative = unscaled < 0;
+  // A safe integer prints as plain digits (no exponent below 1e21).
+  let digits = String(negative ? -unscaled : unscaled);
+  if (scale === 0) return negative ? `-${digits}` : digits;
+  if (digits.length <= scale) digits = '0'.repeat(scale + 1 - digits.length) + digits;
+  const point = digits.length - scale;
+  return `${negative ? '-' : ''}${digits.slice(0, point)}.${digits.slice(point)}`;
+}

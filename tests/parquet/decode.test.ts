@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { encodeParquet, microsToTime, parquetColumnsFor, unscaledToDecimal } from '../../src/parquet/codec';
+import { type DecodedRowGroup, formatMicros, formatUnscaled, openParquet } from '../../src/parquet/decode';
+import { boolean, date, money, nullableInt, nullableText, time } from '../../src/schemas/columns';
+import type { CellValue, Row } from '../../src/schemas/rows';
+import { dimTransaction, factSalesOrder } from '../../src/schemas/warehouse';
+
+async function readAll(bytes: Uint8Array): Promise<DecodedRowGroup[]> {
+  const groups: DecodedRowGroup[] = [];
+  for await (const group of openParquet(bytes).rowGroups()) groups.push(group);
+  return groups;
+}
+
+/** The rows of decoded row groups, in file order, as row objects again (NULL as null). */
+function rowsOf(groups: readonly DecodedRowGroup[], names: readonly string[]): Row[] {
+  const rows: Row[] = [];
+  for (const group of groups) {
+    for (let index = 0; index < group.rowCount; index += 1) {
+      const row: Row = {};
+      for (const name of names) row[name] = (group.columns.get(name)!.values[index] ?? null) as CellValue;
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+function salesOrder(id: number, overrides: Partial<Row> = {}): Row {
+  return {
+    sales_order_id: id, created_date: '2022-11-03', created_time: '14:20:52.186000', last_updated_date: '2024-11-20',
+    last_updated_time: '16:25:45.036123', sales_staff_id: 19, counterparty_id: 8, units_sold: id * 7, unit_price: '19.99',
+    currency_id: 2, design_id: 3, agreed_payment_date: '2022-11-08', agreed_delivery_date: '2022-11-07', agreed_delivery_location_id: 8,
+    ...overrides,
+  };
+}
+
+describe('openParquet', () => {
+  it('reads one row group at a time, in order, with each group’s first row', async () => {
+    // prepare: 25 rows in groups of 10, each row's values distinct
+    const columns = parquetColumnsFor(factSalesOrder);
+    const rows = Array.from({ length: 25 }, (_, index) => salesOrder(index + 1, { created_date: `2024-01-${String(index + 1).padStart(2, '0')}` }));
+    const bytes = encodeParquet(columns, rows, { rowGroupSize: 10 });
+
+    // act
+    const file = openParquet(bytes);
+    const groups = await readAll(bytes);
+
+    // assert
+    expect(file.columns).toEqual(columns.map((column) => column.name));
+    expect(file.rowCount).toBe(25);
+    expect(groups.map((group) => [group.rowStart, group.rowCount])).toEqual([[0, 10], [10, 10], [20, 5]]);
+    expect(rowsOf(groups, file.columns)).toEqual(rows);
+  });
+
+  it('keeps NULL apart from the empty string, and NULL integers apart from 0', async () => {
+    // prepare
+    const columns = [nullableText('note'), nullableInt('ref'), boolean('flag')];
+    const rows: Row[] = [
+      { note: null, ref: null, flag: true },
+      { note: '', ref: 0, flag: false },
+      { note: 'say "hi"', ref: -2_147_483_648, flag: true },
+    ];
+
+    // act
+    const groups = await readAll(encodeParquet(columns, rows, { rowGroupSize: 2 }));
+
+    // assert
+    expect(rowsOf(groups, ['note', 'ref', 'flag'])).toEqual(rows);
+    expect(groups[0]!.columns.get('note')!.decoded).toEqual({ kind: 'text' });
+    expect(groups[0]!.columns.get('ref')!.decoded).toEqual({ kind: 'int32' });
+  });
+
+  it('reads decimals exactly, including unscaled values beyond a double’s exact range', async () => {
+    // prepare
+    const columns = [money('price', 10), { ...money('amount'), nullable: true }];
+    const rows: Row[] = [
+      { price: '19.99', amount: '0.00' },
+      { price: '-0.01', amount: null },
+      { price: '99999999.99', amount: '-123456789012.34' },
+      { price: '0.10', amount: '90071992547409.93' }, // 2^53 + 1 unscaled
+      { price: '-99999999.99', amount: '-9999999999999999.99' },
+    ];
+
+    // act
+    const groups = await readAll(encodeParquet(columns, rows, { rowGroupSize: 3 }));
+
+    // assert
+    expect(rowsOf(groups, ['price', 'amount'])).toEqual(rows);
+    expect(groups[0]!.columns.get('price')!.decoded).toEqual({ kind: 'decimal', scale: 2 });
+  });
+
+  it('reads times to the microsecond and dates either side of 1970', async () => {
+    // prepare
+    const columns = [time('t'), date('d')];
+    const rows: Row[] = [
+      { t: '00:00:00.000000', d: '1970-01-01' },
+      { t: '00:00:00.000001', d: '1969-12-31' },
+      { t: '16:25:45.036123', d: '2024-02-29' },
+      { t: '23:59:59.999999', d: '9999-12-31' },
+      { t: '12:00:00.500000', d: '2024-02-29' },
+    ];
+
+    // act
+    const groups = await readAll(encodeParquet(columns, rows, { rowGroupSize: 2 }));
+
+    // assert
+    expect(rowsOf(groups, ['t', 'd'])).toEqual(rows);
+    // One string per distinct day, across row groups.
+    expect(groups[1]!.columns.get('d')!.values[0]).toBe(groups[2]!.columns.get('d')!.values[0]);
+  });
+
+  it('reads what the transform writes for a dimension: nullable ids and versions', async () => {
+    // prepare
+    const columns = parquetColumnsFor(dimTransaction);
+    const rows: Row[] = [
+      { transaction_id: 1, transaction_type: 'SALE', sales_order_id: 9, purchase_order_id: null, _source_version: '2022-11-03 14:20:54.672000' },
+      { transaction_id: 2, transaction_type: 'PURCHASE', sales_order_id: null, purchase_order_id: 4, _source_version: '2022-11-03 14:20:54.672000' },
+    ];
+
+    // act
+    const groups = await readAll(encodeParquet(columns, rows));
+
+    // assert
+    expect(rowsOf(groups, columns.map((column) => column.name))).toEqual(rows);
+  });
+
+  it('rejects bytes that are not Parquet', () => {
+    expect(() => openParquet(new TextEncoder().encode('sales_order_id,units\n1,2\n'))).toThrow();
+  });
+});
+
+describe('formatUnscaled and formatMicros', () => {
+  it('format exactly as the BigInt formatters, without BigInt', () => {
+    // prepare: edge values and a deterministic spread of magnitudes, signs and scales
+    const unscaled = [0, 1, -1, 9, 10, 99, 100, 1999, -1999, 2 ** 53 - 1, -(2 ** 53 - 1)];
+    let seed = 7;
+    for (let index = 0; index < 2_000; index += 1) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      unscaled.push(Math.floor((seed / 2 ** 31) * 10 ** (index % 16)) * (index % 2 === 0 ? 1 : -1));
+    }
+    const micros = [0, 1, 999_999, 1_000_000, 59_999_999, 3_599_999_999, 86_399_999_999, 86_400_000_000, -1];
+    for (let index = 0; index < 2_000; index += 1) micros.push(Math.floor(((index * 7_919) % 2_000) * 43_200_000 + index));
+
+    // act / assert
+    for (const value of unscaled) for (const scale of [0, 2, 4]) expect(formatUnscaled(value, scale)).toBe(unscaledToDecimal(BigInt(value), scale));
+    for (const value of micros) expect(formatMicros(value)).toBe(microsToTime(BigInt(value)));
+  });
+});
