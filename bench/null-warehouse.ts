@@ -2,11 +2,8 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { csvStream } from '../src/db/warehouse-copy';
-import { parquetColumnsFor } from '../src/parquet/codec';
-import type { ColumnDef } from '../src/schemas/columns';
-import type { Row } from '../src/schemas/rows';
 import { dimDate, fileColumns } from '../src/schemas/warehouse';
-import type { Warehouse } from '../src/stages/load';
+import { type RowBatches, type Warehouse, rowBatchesOf } from '../src/stages/load';
 
 /**
  * A warehouse that formats every staged row as the COPY input PostgreSQL would read, then drops
@@ -23,20 +20,21 @@ export function discardingWarehouse(options: { digest?: boolean } = {}): Warehou
       done();
     },
   });
-  const stage = async (columns: readonly ColumnDef[], rows: readonly Row[]) => pipeline(csvStream(columns, rows), sink());
+  const stage = async (rows: RowBatches) => pipeline(csvStream(rows), sink());
   return {
-    async applyFacts(table, rows, meta) {
-      await stage(fileColumns(dimDate), meta.dates);
-      await stage(fileColumns(table), rows);
-      return { status: 'applied', rowsApplied: rows.length };
+    async applyFacts(_table, rows, meta) {
+      // In the PostgreSQL warehouse's order: facts, then the dates they refer to.
+      await stage(rows);
+      await stage(rowBatchesOf(fileColumns(dimDate), meta.dates()));
+      return { status: 'applied', rowsApplied: rows.rowCount };
     },
-    async applyDimension(table, rows) {
-      await stage(parquetColumnsFor(table), rows);
-      return { rowsApplied: rows.length };
+    async applyDimension(_table, rows) {
+      await stage(rows);
+      return { rowsApplied: rows.rowCount };
     },
     async applyDates(rows) {
-      await stage(fileColumns(dimDate), rows);
-      return { rowsApplied: rows.length };
+      await stage(rows);
+      return { rowsApplied: rows.rowCount };
     },
     bytesFormatted: () => bytes,
     digest: () => hash?.digest('hex'),

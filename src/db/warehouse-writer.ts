@@ -4,9 +4,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { InvalidInputError, NotYetAvailableError, TotesError, type ErrorContext } from '../errors';
 import { parquetColumnsFor } from '../parquet/codec';
 import { type ColumnDef, quoteIdent } from '../schemas/columns';
-import type { Row } from '../schemas/rows';
 import { type DimensionDef, type FactDef, type WarehouseTableDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns } from '../schemas/warehouse';
-import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, Warehouse } from '../stages/load/ports';
+import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatches, Warehouse } from '../stages/load/ports';
+import { rowBatchesOf } from '../stages/load/row-batches';
 import { csvStream } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
@@ -121,12 +121,13 @@ export class PgWarehouse implements Warehouse {
     return (await this.setBasedAllowed) ? 'set-based' : 'per-row';
   }
 
-  async applyFacts(table: FactDef, rows: readonly Row[], meta: FactApplyMeta): Promise<FactApplyOutcome> {
+  async applyFacts(table: FactDef, rows: RowBatches, meta: FactApplyMeta): Promise<FactApplyOutcome> {
     return this.transaction<FactApplyOutcome>({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
-      // Dates first: every fact refers to dim_date, and the dates cost nothing to insert twice.
-      await this.insertDates(client, meta.dates);
       const columns = fileColumns(table);
       await this.stage(client, STAGING, columns, rows);
+      // Dates once the facts are read (only then are they all known), before anything checks
+      // the references: every fact refers to dim_date, and the dates cost nothing to insert twice.
+      await this.insertDates(client, rowBatchesOf(fileColumns(dimDate), meta.dates()));
       const check = await this.referenceCheck(client);
       // Locked before they are checked: from here until commit no dimension row this file
       // refers to can be deleted or have its key changed, exactly as the per-row triggers ensure.
@@ -145,12 +146,12 @@ export class PgWarehouse implements Warehouse {
       );
       if (check === 'set-based') await client.query('SET LOCAL session_replication_role = origin');
       const rowsApplied = inserted.rowCount ?? 0;
-      await this.logLoad(client, meta.key, table.name, rows.length, rowsApplied);
+      await this.logLoad(client, meta.key, table.name, rows.rowCount, rowsApplied);
       return { result: { status: 'applied', rowsApplied }, commit: true };
     });
   }
 
-  async applyDimension(table: DimensionDef, rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }> {
+  async applyDimension(table: DimensionDef, rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }> {
     if (table.name === dimDate.name) return this.applyDates(rows, meta);
     return this.transaction({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
       const columns = parquetColumnsFor(table);
@@ -185,15 +186,15 @@ export class PgWarehouse implements Warehouse {
         [table.name],
       );
       const rowsApplied = upserted.rowCount ?? 0;
-      await this.logLoad(client, meta.key, table.name, rows.length, rowsApplied);
+      await this.logLoad(client, meta.key, table.name, rows.rowCount, rowsApplied);
       return { result: { rowsApplied }, commit: true };
     });
   }
 
-  async applyDates(rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }> {
+  async applyDates(rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }> {
     return this.transaction({ stage: 'load', table: dimDate.name, key: meta.key }, async (client) => {
       const rowsApplied = await this.insertDates(client, rows);
-      await this.logLoad(client, meta.key, dimDate.name, rows.length, rowsApplied);
+      await this.logLoad(client, meta.key, dimDate.name, rows.rowCount, rowsApplied);
       return { result: { rowsApplied }, commit: true };
     });
   }
@@ -206,8 +207,8 @@ export class PgWarehouse implements Warehouse {
     return qualified(this.names.bookkeepingSchema, table);
   }
 
-  private async insertDates(client: pg.PoolClient, rows: readonly Row[]): Promise<number> {
-    if (rows.length === 0) return 0;
+  private async insertDates(client: pg.PoolClient, rows: RowBatches): Promise<number> {
+    if (rows.rowCount === 0) return 0;
     const columns = fileColumns(dimDate);
     await this.stage(client, STAGING_DATES, columns, rows);
     const names = columnList(columns);
@@ -218,12 +219,20 @@ export class PgWarehouse implements Warehouse {
     return inserted.rowCount ?? 0;
   }
 
-  /** Creates a staging table shaped like the file (types without constraints) and COPYs the rows in. */
-  private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: readonly Row[]): Promise<void> {
+  /**
+   * Creates a staging table shaped like the file (types without constraints) and COPYs the rows
+   * in, batch by batch as they are read, so only one batch's CSV is held at a time.
+   */
+  private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: RowBatches): Promise<void> {
+    if (columnList(rows.columns) !== columnList(columns)) {
+      throw new Error(`rows for ${staging} have columns ${columnList(rows.columns)}, expected ${columnList(columns)}`);
+    }
     const definitions = columns.map((column) => `${quoteIdent(column.name)} ${stagingColumnType(column)}`).join(', ');
     await client.query(`CREATE TEMP TABLE ${staging} (${definitions}) ON COMMIT DROP`);
     const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT csv)`));
-    await pipeline(csvStream(columns, rows), copy);
+    // A reader's error destroys the COPY stream, which sends CopyFail; pipeline rejects with the
+    // first error, the reader's, and the transaction then rolls back the batches already sent.
+    await pipeline(csvStream(rows), copy);
   }
 
   /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgWarehouse } from '../../src/db/warehouse-writer';
 import { dimTransaction } from '../../src/schemas/warehouse';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { count, createWarehouseSchemas } from '../stages/load/fixtures';
+import { batches, count, createWarehouseSchemas } from '../stages/load/fixtures';
 
 let database: TestDatabase;
 let pool: pg.Pool;
@@ -31,7 +31,7 @@ describe('PgWarehouse over a small pool', () => {
       Array.from({ length: size }, (_, index) => ({ transaction_id: from + index, transaction_type: 'SALE', sales_order_id: from + index, purchase_order_id: null, _source_version: '2024-11-20 15:22:10.531518' }));
 
     // act: more objects than connections, at once
-    const outcomes = await Promise.allSettled([0, 1, 2].map((part) => warehouse.applyDimension(dimTransaction, rows(1 + part * size), { key: `dim_transaction/${part}` })));
+    const outcomes = await Promise.allSettled([0, 1, 2].map((part) => warehouse.applyDimension(dimTransaction, batches(dimTransaction, rows(1 + part * size)), { key: `dim_transaction/${part}` })));
 
     // assert
     expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : outcome.status))).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);

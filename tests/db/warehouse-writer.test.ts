@@ -3,10 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WarehouseSchemaNames } from '../../src/db/warehouse-ddl';
 import { PgWarehouse, translatePgError } from '../../src/db/warehouse-writer';
 import { InvalidInputError, NotYetAvailableError, TotesError } from '../../src/errors';
-import { dimPaymentType, dimTransaction, factPayment, dimCounterparty, dimCurrency } from '../../src/schemas/warehouse';
+import { dimDate, dimPaymentType, dimTransaction, factPayment, dimCounterparty, dimCurrency } from '../../src/schemas/warehouse';
 import { dimDateRow } from '../../src/stages/shared/dim-date';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { count, counterpartyRow, createWarehouseSchemas, currencyRow } from '../stages/load/fixtures';
+import { batches, count, counterpartyRow, createWarehouseSchemas, currencyRow } from '../stages/load/fixtures';
 
 let database: TestDatabase;
 let pool: pg.Pool;
@@ -40,10 +40,10 @@ function paymentRow(id: number, paid: boolean) {
 }
 
 async function loadPaymentDimensions(): Promise<void> {
-  await warehouse.applyDimension(dimTransaction, [{ transaction_id: 1, transaction_type: 'SALE', sales_order_id: 9, purchase_order_id: null, _source_version: V1 }], { key: 'dim_transaction/1' });
-  await warehouse.applyDimension(dimPaymentType, [{ payment_type_id: 3, payment_type_name: 'SALES_REFUND', _source_version: V1 }], { key: 'dim_payment_type/1' });
-  await warehouse.applyDimension(dimCounterparty, [counterpartyRow(1, V1)], { key: 'dim_counterparty/1' });
-  await warehouse.applyDimension(dimCurrency, [currencyRow(1, 'GBP', 'Pound Sterling', V1)], { key: 'dim_currency/1' });
+  await warehouse.applyDimension(dimTransaction, batches(dimTransaction, [{ transaction_id: 1, transaction_type: 'SALE', sales_order_id: 9, purchase_order_id: null, _source_version: V1 }]), { key: 'dim_transaction/1' });
+  await warehouse.applyDimension(dimPaymentType, batches(dimPaymentType, [{ payment_type_id: 3, payment_type_name: 'SALES_REFUND', _source_version: V1 }]), { key: 'dim_payment_type/1' });
+  await warehouse.applyDimension(dimCounterparty, batches(dimCounterparty, [counterpartyRow(1, V1)]), { key: 'dim_counterparty/1' });
+  await warehouse.applyDimension(dimCurrency, batches(dimCurrency, [currencyRow(1, 'GBP', 'Pound Sterling', V1)]), { key: 'dim_currency/1' });
 }
 
 const paymentDates = ['2024-11-20', '2024-11-21', '2024-11-22'].map(dimDateRow);
@@ -54,7 +54,7 @@ describe('PgWarehouse', () => {
     await loadPaymentDimensions();
 
     // act
-    const outcome = await warehouse.applyFacts(factPayment, [paymentRow(1, true), paymentRow(2, false)], { key: 'fact_payment/1', dates: paymentDates });
+    const outcome = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true), paymentRow(2, false)]), { key: 'fact_payment/1', dates: () => paymentDates });
 
     // assert
     expect(outcome).toEqual({ status: 'applied', rowsApplied: 2 });
@@ -71,7 +71,7 @@ describe('PgWarehouse', () => {
     const rows = [paymentRow(1, true), paymentRow(2, false), paymentRow(3, true)];
 
     // act
-    const outcomes = await Promise.all([1, 2, 3, 4].map((attempt) => warehouse.applyFacts(factPayment, rows, { key: `fact_payment/${attempt}`, dates: paymentDates })));
+    const outcomes = await Promise.all([1, 2, 3, 4].map((attempt) => warehouse.applyFacts(factPayment, batches(factPayment, rows), { key: `fact_payment/${attempt}`, dates: () => paymentDates })));
 
     // assert
     const applied = outcomes.map((outcome) => (outcome.status === 'applied' ? outcome.rowsApplied : -1));
@@ -84,7 +84,7 @@ describe('PgWarehouse', () => {
     // prepare: no dimensions at all
 
     // act
-    const outcome = await warehouse.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/1', dates: paymentDates });
+    const outcome = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/1', dates: () => paymentDates });
 
     // assert
     expect(outcome).toEqual({
@@ -106,14 +106,14 @@ describe('PgWarehouse', () => {
     const broken = { ...paymentRow(1, true), currency_id: 'GBP' };
 
     // act
-    const failure = await warehouse.applyFacts(factPayment, [paymentRow(2, true), broken], { key: 'fact_payment/bad', dates: paymentDates }).catch((error: unknown) => error);
+    const failure = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(2, true), broken]), { key: 'fact_payment/bad', dates: () => paymentDates }).catch((error: unknown) => error);
 
     // assert
     expect(failure).toBeInstanceOf(InvalidInputError);
     expect((failure as Error).message).toMatch(/^fact_payment object fact_payment\/bad: invalid input syntax for type integer/);
     expect(await count(pool, star('fact_payment'))).toBe(0);
     expect(await count(pool, star('dim_date'))).toBe(0);
-    const retry = await warehouse.applyFacts(factPayment, [paymentRow(2, true)], { key: 'fact_payment/good', dates: paymentDates });
+    const retry = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(2, true)]), { key: 'fact_payment/good', dates: () => paymentDates });
     expect(retry).toEqual({ status: 'applied', rowsApplied: 1 });
   });
 
@@ -123,7 +123,7 @@ describe('PgWarehouse', () => {
     const offline = new PgWarehouse(unreachable, names);
 
     // act
-    const failure = await offline.applyDates([dimDateRow('2024-01-01')], { key: 'dim_date/1' }).catch((error: unknown) => error);
+    const failure = await offline.applyDates(batches(dimDate, [dimDateRow('2024-01-01')]), { key: 'dim_date/1' }).catch((error: unknown) => error);
     await unreachable.end();
 
     // assert
@@ -171,13 +171,13 @@ describe('PgWarehouse reference checks', () => {
       // act: a role without the privilege
       const plain = new PgWarehouse(loaderPool, names);
       const plainCheck = await checkOf(plain, loaderPool);
-      const plainOutcome = await plain.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/plain', dates: paymentDates });
-      const plainMissing = await plain.applyFacts(factPayment, [{ ...paymentRow(2, true), currency_id: 7 }], { key: 'fact_payment/missing', dates: paymentDates });
+      const plainOutcome = await plain.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/plain', dates: () => paymentDates });
+      const plainMissing = await plain.applyFacts(factPayment, batches(factPayment, [{ ...paymentRow(2, true), currency_id: 7 }]), { key: 'fact_payment/missing', dates: () => paymentDates });
       // act: the same role once granted the parameter (PostgreSQL 15)
       await pool.query(`GRANT SET ON PARAMETER session_replication_role TO "${role}"`);
       const granted = new PgWarehouse(loaderPool, names);
       const grantedCheck = await checkOf(granted, loaderPool);
-      const grantedOutcome = await granted.applyFacts(factPayment, [paymentRow(3, true)], { key: 'fact_payment/granted', dates: paymentDates });
+      const grantedOutcome = await granted.applyFacts(factPayment, batches(factPayment, [paymentRow(3, true)]), { key: 'fact_payment/granted', dates: () => paymentDates });
       await pool.query(`REVOKE SET ON PARAMETER session_replication_role FROM "${role}"`);
 
       // assert
@@ -203,7 +203,7 @@ describe('PgWarehouse reference checks', () => {
 
       // act: the load must wait for that transaction, then see the row gone
       let settled = false;
-      const loading = target.applyFacts(factPayment, [paymentRow(1, true)], { key: `fact_payment/${mode}`, dates: paymentDates }).then(
+      const loading = target.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: `fact_payment/${mode}`, dates: () => paymentDates }).then(
         (outcome) => ({ outcome }),
         (error: unknown) => ({ error }),
       );
@@ -227,7 +227,7 @@ describe('PgWarehouse reference checks', () => {
   it('leaves no row trigger disabled after the load: a later orphan insert on the same connections is still refused', async () => {
     // prepare
     await loadPaymentDimensions();
-    await warehouse.applyFacts(factPayment, [paymentRow(1, true)], { key: 'fact_payment/1', dates: paymentDates });
+    await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/1', dates: () => paymentDates });
 
     // act: every pooled connection, as a plain writer would use it
     const attempts = await Promise.all(
@@ -259,10 +259,10 @@ describe('PgWarehouse in a database whose locale does not sort in byte order', (
       const ordered = await icuPool.query<{ icu_says_colon_is_older: boolean }>(`SELECT 'v:' < 'v1' AS icu_says_colon_is_older`);
       expect(ordered.rows[0]?.icu_says_colon_is_older).toBe(true);
       expect('v:' > 'v1').toBe(true);
-      await icuWarehouse.applyDimension(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'OLD', _source_version: 'v1' }], { key: 'a' });
+      await icuWarehouse.applyDimension(dimPaymentType, batches(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'OLD', _source_version: 'v1' }]), { key: 'a' });
 
       // act
-      const outcome = await icuWarehouse.applyDimension(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'NEW', _source_version: 'v:' }], { key: 'b' });
+      const outcome = await icuWarehouse.applyDimension(dimPaymentType, batches(dimPaymentType, [{ payment_type_id: 1, payment_type_name: 'NEW', _source_version: 'v:' }]), { key: 'b' });
 
       // assert
       expect(outcome).toEqual({ rowsApplied: 1 });

@@ -1,15 +1,18 @@
 import { InvalidInputError, NotYetAvailableError } from '../../errors';
-import { parquetColumnsFor, decodeParquet } from '../../parquet/codec';
+import { parquetColumnsFor } from '../../parquet/codec';
+import { type DecodedRowGroup, type ParquetRowGroups, openParquet } from '../../parquet/decode';
+import type { ColumnDef } from '../../schemas/columns';
 import { parseProcessedKey } from '../../schemas/keys';
 import type { Row } from '../../schemas/rows';
-import { type FactDef, type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
+import { type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
-import type { MissingReference, Warehouse } from './ports';
-import { firstInvalidValue } from './validate-rows';
+import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
+import { createRowGroupValidator } from './validate-rows';
 
-export type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, Warehouse } from './ports';
+export type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
+export { rowBatchesOf } from './row-batches';
 
 export interface LoadDeps {
   readonly processed: ObjectStore;
@@ -32,19 +35,20 @@ const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
 /** How many missing ids an error message lists before it only counts them. */
 const MAX_IDS_IN_MESSAGE = 20;
 
-async function readRows(key: string, table: WarehouseTableDef, bytes: Uint8Array): Promise<Row[]> {
+/** The object's footer, checked to name exactly the table's columns; no value is decoded yet. */
+function openObject(key: string, table: WarehouseTableDef, bytes: Uint8Array): ParquetRowGroups {
   const context = { stage: 'load' as const, table: table.name, key };
-  let decoded: { columns: string[]; rows: Row[] };
+  let file: ParquetRowGroups;
   try {
-    decoded = await decodeParquet(bytes);
+    file = openParquet(bytes);
   } catch (cause) {
-    throw new InvalidInputError(`${table.name} object ${key}: not a readable Parquet file`, context, cause);
+    throw unreadable(key, table, cause);
   }
   const expected = parquetColumnsFor(table);
   const expectedNames = new Set(expected.map((column) => column.name));
-  const present = new Set(decoded.columns);
+  const present = new Set(file.columns);
   const missing = expected.map((column) => column.name).filter((name) => !present.has(name));
-  const unexpected = decoded.columns.filter((name) => !expectedNames.has(name));
+  const unexpected = file.columns.filter((name) => !expectedNames.has(name));
   if (missing.length > 0 || unexpected.length > 0) {
     const parts = [
       missing.length > 0 ? `missing columns ${missing.join(', ')}` : '',
@@ -52,23 +56,69 @@ async function readRows(key: string, table: WarehouseTableDef, bytes: Uint8Array
     ].filter(Boolean);
     throw new InvalidInputError(`${table.name} object ${key}: ${parts.join('; ')}`, context);
   }
-  const invalid = firstInvalidValue(expected, decoded.rows);
-  if (invalid) {
-    throw new InvalidInputError(`${table.name} object ${key}: row ${invalid.row} column ${invalid.column} ${invalid.problem}`, {
-      ...context,
-      line: invalid.row,
-      column: invalid.column,
-    });
-  }
-  return decoded.rows;
+  return file;
 }
 
-/** The dim_date rows of every date a fact file refers to, so its foreign keys to dim_date hold. */
-function datesReferredTo(table: FactDef, rows: readonly Row[]): Row[] {
-  const dateColumns = table.columns.filter((column) => column.references?.table === 'dim_date').map((column) => column.name);
+function unreadable(key: string, table: WarehouseTableDef, cause: unknown): InvalidInputError {
+  return new InvalidInputError(`${table.name} object ${key}: not a readable Parquet file`, { stage: 'load', table: table.name, key }, cause);
+}
+
+/**
+ * The object's rows, one row group per batch, each validated before the warehouse sees it. A
+ * bad value or an unreadable page in a later row group throws while the warehouse is copying:
+ * it rolls back the whole object, so the file still loads completely or not at all.
+ */
+function validatedBatches(key: string, table: WarehouseTableDef, file: ParquetRowGroups, onBatch: (batch: RowBatch) => void): RowBatches {
+  const columns = parquetColumnsFor(table);
+  const validate = createRowGroupValidator(columns);
+  return {
+    columns,
+    rowCount: file.rowCount,
+    async *[Symbol.asyncIterator]() {
+      const groups = file.rowGroups();
+      for (;;) {
+        let next: IteratorResult<DecodedRowGroup>;
+        try {
+          next = await groups.next();
+        } catch (cause) {
+          throw unreadable(key, table, cause);
+        }
+        if (next.done) return;
+        const group = next.value;
+        const invalid = validate(group);
+        if (invalid) {
+          throw new InvalidInputError(`${table.name} object ${key}: row ${invalid.row} column ${invalid.column} ${invalid.problem}`, {
+            stage: 'load',
+            table: table.name,
+            key,
+            line: invalid.row,
+            column: invalid.column,
+          });
+        }
+        const batch: RowBatch = { rowCount: group.rowCount, values: columns.map((column) => group.columns.get(column.name)!.values) };
+        onBatch(batch);
+        yield batch;
+      }
+    },
+  };
+}
+
+/**
+ * Collects every date a fact file refers to as its batches pass, for the dim_date rows that
+ * make its foreign keys to dim_date hold.
+ */
+function datesReferredTo(columns: readonly ColumnDef[]): { add(batch: RowBatch): void; rows(): Row[] } {
+  const dateColumns = columns.flatMap((column, index) => (column.references?.table === 'dim_date' ? [index] : []));
   const dates = new Set<string>();
-  for (const row of rows) for (const name of dateColumns) dates.add(String(row[name]));
-  return [...dates].sort().map(dimDateRow);
+  return {
+    add(batch) {
+      for (const index of dateColumns) {
+        const values = batch.values[index]!;
+        for (let row = 0; row < batch.rowCount; row += 1) dates.add(String(values[row]));
+      }
+    },
+    rows: () => [...dates].sort().map(dimDateRow),
+  };
 }
 
 function describeMissing(missing: readonly MissingReference[]): string {
@@ -86,8 +136,9 @@ function describeMissing(missing: readonly MissingReference[]): string {
  * versions not seen before, dimensions keep the newest source version, dim_date gains missing
  * dates. Safe to repeat and to run in any order. A key that is not a processed object is
  * skipped; a fact whose dimension rows have not arrived yet throws a retryable
- * NotYetAvailableError and loads nothing; a file that cannot be read or has the wrong columns
- * throws InvalidInputError and loads nothing.
+ * NotYetAvailableError and loads nothing; a file that cannot be read, has the wrong columns or
+ * holds a bad value throws InvalidInputError and loads nothing. The file is read one row group
+ * at a time, straight into the warehouse's COPY, so its rows are never all held at once.
  */
 export async function loadObject(input: { key: string }, deps: LoadDeps): Promise<LoadReport> {
   const { key } = input;
@@ -97,17 +148,19 @@ export async function loadObject(input: { key: string }, deps: LoadDeps): Promis
     return { key, status: 'skipped', rowsInFile: 0, rowsApplied: 0 };
   }
   const table = warehouseTable(processed.warehouseTable);
-  // Decoded rows are held until their transaction ends, so only a few objects are read at once.
+  // Each object in flight holds its file and a connection until its transaction ends.
   return objectsInFlight(() => loadTable(key, table, deps));
 }
 
 async function loadTable(key: string, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
   const logger = deps.logger.child({ key, table: table.name });
-  const rows = await readRows(key, table, await deps.processed.getBytes(key));
+  const file = openObject(key, table, await deps.processed.getBytes(key));
 
   let rowsApplied: number;
   if (table.kind === 'fact') {
-    const outcome = await deps.warehouse.applyFacts(table, rows, { key, dates: datesReferredTo(table, rows) });
+    const dates = datesReferredTo(parquetColumnsFor(table));
+    const rows = validatedBatches(key, table, file, (batch) => dates.add(batch));
+    const outcome = await deps.warehouse.applyFacts(table, rows, { key, dates: () => dates.rows() });
     if (outcome.status === 'waiting') {
       throw new NotYetAvailableError(`${table.name} object ${key}: waiting for ${describeMissing(outcome.missing)}`, {
         stage: 'load',
@@ -116,11 +169,12 @@ async function loadTable(key: string, table: WarehouseTableDef, deps: LoadDeps):
       });
     }
     rowsApplied = outcome.rowsApplied;
-  } else if (table.name === 'dim_date') {
-    rowsApplied = (await deps.warehouse.applyDates(rows, { key })).rowsApplied;
   } else {
-    rowsApplied = (await deps.warehouse.applyDimension(table, rows, { key })).rowsApplied;
+    const rows = validatedBatches(key, table, file, () => undefined);
+    rowsApplied = table.name === 'dim_date'
+      ? (await deps.warehouse.applyDates(rows, { key })).rowsApplied
+      : (await deps.warehouse.applyDimension(table, rows, { key })).rowsApplied;
   }
-  logger.info('loaded', { rowsInFile: rows.length, rowsApplied });
-  return { key, status: 'loaded', table: table.name, rowsInFile: rows.length, rowsApplied };
+  logger.info('loaded', { rowsInFile: file.rowCount, rowsApplied });
+  return { key, status: 'loaded', table: table.name, rowsInFile: file.rowCount, rowsApplied };
 }

@@ -1,5 +1,26 @@
-import type { Row } from '../../schemas/rows';
+import type { ColumnDef } from '../../schemas/columns';
+import type { CellValue, Row } from '../../schemas/rows';
 import type { DimensionDef, FactDef } from '../../schemas/warehouse';
+
+/** Rows held column by column: one array per column of `RowBatches.columns`, in that order. */
+export interface RowBatch {
+  readonly rowCount: number;
+  /** `null` or `undefined` is SQL NULL. */
+  readonly values: ReadonlyArray<ArrayLike<CellValue | undefined>>;
+}
+
+/**
+ * An object's rows as they are read, batch by batch (one Parquet row group each), so the
+ * warehouse streams them into COPY without ever holding the whole object. Read once. Reading may
+ * throw, e.g. an InvalidInputError for a bad value in a later batch: the warehouse then rolls
+ * back everything of this object and rethrows that error.
+ */
+export interface RowBatches extends AsyncIterable<RowBatch> {
+  /** The columns of every batch, in the rows.ts representation. */
+  readonly columns: readonly ColumnDef[];
+  /** Rows in all batches together, known before reading (from the Parquet footer). */
+  readonly rowCount: number;
+}
 
 /**
  * The warehouse as the load stage sees it. Each call applies one Parquet object in one
@@ -11,8 +32,11 @@ export interface ApplyMeta {
 }
 
 export interface FactApplyMeta extends ApplyMeta {
-  /** dim_date rows for every date the facts refer to, inserted first in the same transaction. */
-  readonly dates: readonly Row[];
+  /**
+   * dim_date rows for every date the facts refer to, inserted in the same transaction before the
+   * facts. Complete only once the fact rows have been read to the end, so asked for after that.
+   */
+  readonly dates: () => readonly Row[];
 }
 
 /** Dimension rows a fact file refers to that the warehouse does not have (yet). */
@@ -36,9 +60,9 @@ export type FactApplyOutcome =
 
 export interface Warehouse {
   /** Inserts fact versions not yet present (same source id and last_updated are absorbed). */
-  applyFacts(table: FactDef, rows: readonly Row[], meta: FactApplyMeta): Promise<FactApplyOutcome>;
+  applyFacts(table: FactDef, rows: RowBatches, meta: FactApplyMeta): Promise<FactApplyOutcome>;
   /** Upserts the rows whose `_source_version` is newer than the one applied before. */
-  applyDimension(table: DimensionDef, rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }>;
+  applyDimension(table: DimensionDef, rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }>;
   /** Inserts dim_date rows that are missing. */
-  applyDates(rows: readonly Row[], meta: ApplyMeta): Promise<{ rowsApplied: number }>;
+  applyDates(rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }>;
 }

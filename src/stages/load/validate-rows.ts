@@ -1,3 +1,4 @@
+import type { DecodedColumn, DecodedRowGroup } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
 
@@ -17,6 +18,16 @@ function isCalendarDate(value: string): boolean {
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(year, month - 1, day));
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+const isDigit = (code: number) => code >= 0x30 && code <= 0x39;
+
+/** timePattern, character by character: a fact file holds two times per row, mostly distinct. */
+function isTimeOfDay(value: string): boolean {
+  if (value.length !== 15 || value.charCodeAt(2) !== 0x3a || value.charCodeAt(5) !== 0x3a || value.charCodeAt(8) !== 0x2e) return false;
+  for (const at of [0, 1, 3, 4, 6, 7, 9, 10, 11, 12, 13, 14]) if (!isDigit(value.charCodeAt(at))) return false;
+  const hours = (value.charCodeAt(0) - 0x30) * 10 + value.charCodeAt(1) - 0x30;
+  return hours <= 23 && value.charCodeAt(3) <= 0x35 && value.charCodeAt(6) <= 0x35;
 }
 
 export function valueProblem(column: ColumnDef, value: CellValue | undefined): string | null {
@@ -60,4 +71,134 @@ export function firstInvalidValue(columns: readonly ColumnDef[], rows: readonly 
     }
   }
   return null;
+}
+
+export interface InvalidValue {
+  /** 1-based row number in the file. */
+  readonly row: number;
+  readonly column: string;
+  readonly problem: string;
+}
+
+/**
+ * A cheap first pass over one column: the index of the first value at or after `from` (and
+ * before `end`) that may break the column's rule, or -1. It may flag a good value (valueProblem
+ * then clears it) but never passes a bad one, so the rules and messages stay valueProblem's.
+ */
+type SuspectScan = (values: ArrayLike<CellValue | undefined>, from: number, end: number) => number;
+
+function firstNull(values: ArrayLike<CellValue | undefined>, from: number, end: number): number {
+  for (let index = from; index < end; index += 1) if (values[index] === null || values[index] === undefined) return index;
+  return -1;
+}
+
+const noSuspects: SuspectScan = () => -1;
+
+/** Every value is a suspect for valueProblem itself: for values whose origin guarantees nothing. */
+function everyValue(column: ColumnDef): SuspectScan {
+  return (values, from, end) => {
+    for (let index = from; index < end; index += 1) if (valueProblem(column, values[index]) !== null) return index;
+    return -1;
+  };
+}
+
+/** What the Parquet type of a column already guarantees about its values, per rule of rows.ts. */
+function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): SuspectScan {
+  const type = column.type;
+  const nullCheck = column.nullable ? noSuspects : firstNull;
+  const isNull = (value: CellValue | undefined) => value === null || value === undefined;
+  // An INT32 is a 32-bit integer, a BOOLEAN a boolean, UTF-8 text is text: only NULL is left to check.
+  if ((type.kind === 'int' && decoded.kind === 'int32') || (type.kind === 'boolean' && decoded.kind === 'boolean')) return nullCheck;
+  if (type.kind === 'text' && decoded.kind === 'text') {
+    const { maxLength } = type;
+    if (maxLength === undefined) return nullCheck;
+    return (values, from, end) => {
+      for (let index = from; index < end; index += 1) {
+        const value = values[index];
+        if (isNull(value) ? !column.nullable : (value as string).length > maxLength) return index;
+      }
+      return -1;
+    };
+  }
+  if (type.kind === 'date' && decoded.kind === 'date') {
+    // A file refers to few distinct days, and the decoder gives each one string: check each once.
+    const checked = new Map<CellValue, boolean>();
+    return (values, from, end) => {
+      for (let index = from; index < end; index += 1) {
+        const value = values[index];
+        if (isNull(value)) {
+          if (!column.nullable) return index;
+          continue;
+        }
+        let valid = checked.get(value!);
+        if (valid === undefined) {
+          valid = valueProblem(column, value) === null;
+          checked.set(value!, valid);
+        }
+        if (!valid) return index;
+      }
+      return -1;
+    };
+  }
+  if (type.kind === 'time') {
+    return (values, from, end) => {
+      for (let index = from; index < end; index += 1) {
+        const value = values[index];
+        if (isNull(value) ? !column.nullable : typeof value !== 'string' || !isTimeOfDay(value)) return index;
+      }
+      return -1;
+    };
+  }
+  if (type.kind === 'decimal' && decoded.kind === 'decimal') {
+    // The decoder writes exactly decoded.scale fraction digits and a whole part without leading
+    // zeros, so only the number of whole digits can break the rule, unless the scale does.
+    if (decoded.scale > type.scale) return everyValue(column);
+    const maxWholeDigits = type.precision === undefined ? Infinity : type.precision - type.scale;
+    const notWhole = decoded.scale > 0 ? decoded.scale + 1 : 0;
+    return (values, from, end) => {
+      for (let index = from; index < end; index += 1) {
+        const value = values[index];
+        if (isNull(value)) {
+          if (!column.nullable) return index;
+          continue;
+        }
+        const text = value as string;
+        if (text.length - (text.charCodeAt(0) === 45 ? 1 : 0) - notWhole > maxWholeDigits) return index;
+      }
+      return -1;
+    };
+  }
+  return everyValue(column);
+}
+
+/**
+ * Validates a file one row group at a time, column by column, with the rules of valueProblem,
+ * and reports what firstInvalidValue would report for the whole file: the first bad row, and in
+ * it the first bad column in `columns` order. Row groups must come in file order.
+ */
+export function createRowGroupValidator(columns: readonly ColumnDef[]): (group: DecodedRowGroup) => InvalidValue | null {
+  const scans = new Map<string, SuspectScan>();
+  return (group) => {
+    let firstRow = group.rowCount;
+    let found: { column: string; problem: string } | null = null;
+    for (const column of columns) {
+      const decoded = group.columns.get(column.name);
+      if (!decoded) throw new Error(`row group has no column ${column.name}`);
+      let scan = scans.get(column.name);
+      if (!scan) {
+        scan = suspectScan(column, decoded.decoded);
+        scans.set(column.name, scan);
+      }
+      // Only rows before the first bad one found so far matter; an equal row keeps the earlier column.
+      for (let index = scan(decoded.values, 0, firstRow); index !== -1; index = scan(decoded.values, index + 1, firstRow)) {
+        const problem = valueProblem(column, decoded.values[index]);
+        if (problem !== null) {
+          firstRow = index;
+          found = { column: column.name, problem };
+          break;
+        }
+      }
+    }
+    return found ? { row: group.rowStart + firstRow + 1, ...found } : null;
+  };
 }

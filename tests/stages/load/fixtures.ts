@@ -4,7 +4,8 @@ import { encodeParquet, parquetColumnsFor } from '../../../src/parquet/codec';
 import { buildProcessedKey } from '../../../src/schemas/keys';
 import type { Row } from '../../../src/schemas/rows';
 import type { SourceTableName } from '../../../src/schemas/source';
-import { type WarehouseTableName, warehouseTable } from '../../../src/schemas/warehouse';
+import { type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../../src/schemas/warehouse';
+import { type RowBatches, rowBatchesOf } from '../../../src/stages/load';
 import type { MemoryObjectStore } from '../../support/memory-object-store';
 
 /** A warehouse of its own inside the test database: two schemas no other test uses. */
@@ -48,10 +49,15 @@ export function processedKey(table: WarehouseTableName): string {
   });
 }
 
+/** Rows as the load stage hands them to the warehouse: one batch, in the table's file columns. */
+export function batches(table: WarehouseTableDef, rows: readonly Row[]): RowBatches {
+  return rowBatchesOf(parquetColumnsFor(table), rows);
+}
+
 /** Writes rows as the Parquet object the transform would produce; returns its key. */
-export async function putProcessed(store: MemoryObjectStore, table: WarehouseTableName, rows: Row[]): Promise<string> {
+export async function putProcessed(store: MemoryObjectStore, table: WarehouseTableName, rows: Row[], options: { rowGroupSize?: number } = {}): Promise<string> {
   const key = processedKey(table);
-  await store.putNew(key, encodeParquet(parquetColumnsFor(warehouseTable(table)), rows));
+  await store.putNew(key, encodeParquet(parquetColumnsFor(warehouseTable(table)), rows, options));
   return key;
 }
 

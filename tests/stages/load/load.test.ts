@@ -1,3 +1,4 @@
+import { parquetMetadata } from 'hyparquet';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WarehouseSchemaNames } from '../../../src/db/warehouse-ddl';
@@ -381,6 +382,89 @@ describe('loadObject', () => {
     expect((failure as Error).message).toBe(`fact_sales_order object ${key}: row 2 column unit_price 123456789.00 does not fit numeric(10,2)`);
     expect((failure as InvalidInputError).context).toMatchObject({ line: 2, column: 'unit_price', table: 'fact_sales_order', key });
     expect(await count(pool, star('fact_sales_order'))).toBe(0);
+  });
+
+  it('loads a file of several row groups whole, with the dates every group refers to', async () => {
+    // prepare: 25 orders in row groups of 10; only the last group refers to 2024-12-31
+    await loadAll(await putSalesDimensions());
+    const rows = Array.from({ length: 25 }, (_, index) =>
+      salesOrderRow(index + 1, '2024-11-21 09:38:15.221234', index === 24 ? { agreed_delivery_date: '2024-12-31', unit_price: '-0.01' } : {}),
+    );
+    const key = await putProcessed(store, 'fact_sales_order', rows, { rowGroupSize: 10 });
+
+    // act
+    const report = await loadObject({ key }, deps);
+
+    // assert
+    expect(report).toMatchObject({ status: 'loaded', rowsInFile: 25, rowsApplied: 25 });
+    const loaded = await pool.query(`SELECT sales_order_id, unit_price::text FROM ${star('fact_sales_order')} WHERE sales_order_id IN (10, 11, 25) ORDER BY 1`);
+    expect(loaded.rows).toEqual([
+      { sales_order_id: 10, unit_price: '19.99' },
+      { sales_order_id: 11, unit_price: '19.99' },
+      { sales_order_id: 25, unit_price: '-0.01' },
+    ]);
+    const lastDate = await pool.query(`SELECT date_id::text FROM ${star('dim_date')} WHERE date_id = '2024-12-31'`);
+    expect(lastDate.rows).toEqual([{ date_id: '2024-12-31' }]);
+    const log = await pool.query(`SELECT rows_in_file FROM "${names.bookkeepingSchema}".load_log WHERE key = $1`, [key]);
+    expect(log.rows).toEqual([{ rows_in_file: 25 }]);
+  });
+
+  it('rejects a bad value in a later row group, naming its row, and rolls back the groups already copied', async () => {
+    // prepare: row 17 (the second group of 10) is too wide for numeric(10,2)
+    const dimensions = await putSalesDimensions();
+    await loadAll(dimensions);
+    const rows = Array.from({ length: 25 }, (_, index) =>
+      salesOrderRow(index + 1, '2024-11-21 09:38:15.221234', index === 16 ? { unit_price: '123456789.00' } : {}),
+    );
+    const key = await putProcessed(store, 'fact_sales_order', rows, { rowGroupSize: 10 });
+    // A dimension whose third row (second group of 2) has a NULL first name the column forbids.
+    const staffKey = processedKey('dim_staff');
+    const staffColumns = parquetColumnsFor(dimStaff).map((column) => (column.name === 'first_name' ? { ...column, nullable: true } : column));
+    await store.putNew(staffKey, encodeParquet(staffColumns, [staffRow(7, V1), staffRow(8, V1), staffRow(9, V1, { first_name: null })], { rowGroupSize: 2 }));
+
+    // act
+    const failure = await loadObject({ key }, deps).catch((error: unknown) => error);
+    const staffFailure = await loadObject({ key: staffKey }, deps).catch((error: unknown) => error);
+
+    // assert
+    expect(failure).toBeInstanceOf(InvalidInputError);
+    expect((failure as Error).message).toBe(`fact_sales_order object ${key}: row 17 column unit_price 123456789.00 does not fit numeric(10,2)`);
+    expect((failure as InvalidInputError).context).toMatchObject({ line: 17, column: 'unit_price', table: 'fact_sales_order', key });
+    expect(staffFailure).toBeInstanceOf(InvalidInputError);
+    expect((staffFailure as Error).message).toBe(`dim_staff object ${staffKey}: row 3 column first_name is NULL but the column is NOT NULL`);
+    expect(await count(pool, star('fact_sales_order'))).toBe(0);
+    expect(await count(pool, star('dim_date'))).toBe(0);
+    expect(await count(pool, star('dim_staff'))).toBe(1);
+    expect(await count(pool, `"${names.bookkeepingSchema}".load_log`)).toBe(dimensions.length);
+
+    // act: the connections the aborted COPYs ran on load the fixed file
+    const fixed = await putProcessed(store, 'fact_sales_order', rows.map((row) => ({ ...row, unit_price: '19.99' })), { rowGroupSize: 10 });
+    const reports = await Promise.all([loadObject({ key: fixed }, deps), loadObject({ key: fixed }, deps)]);
+
+    // assert
+    expect(reports.map((report) => report.rowsInFile)).toEqual([25, 25]);
+    expect(await count(pool, star('fact_sales_order'))).toBe(25);
+  });
+
+  it('rejects a file whose later row group cannot be read, and loads nothing', async () => {
+    // prepare: the footer is intact, the second row group's first column chunk is garbage
+    await loadAll(await putSalesDimensions());
+    const key = processedKey('fact_sales_order');
+    const rows = Array.from({ length: 20 }, (_, index) => salesOrderRow(index + 1, '2024-11-21 09:38:15.221234'));
+    const bytes = encodeParquet(parquetColumnsFor(factSalesOrder), rows, { rowGroupSize: 10 });
+    const chunk = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).row_groups[1]!.columns[0]!.meta_data!;
+    const start = Number(chunk.data_page_offset);
+    bytes.fill(0xff, start, start + Number(chunk.total_compressed_size));
+    await store.putNew(key, bytes);
+
+    // act
+    const failure = await loadObject({ key }, deps).catch((error: unknown) => error);
+
+    // assert
+    expect(failure).toBeInstanceOf(InvalidInputError);
+    expect((failure as Error).message).toBe(`fact_sales_order object ${key}: not a readable Parquet file`);
+    expect(await count(pool, star('fact_sales_order'))).toBe(0);
+    expect(await count(pool, star('dim_date'))).toBe(0);
   });
 
   it('skips a key that is not a processed object', async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { boolean, date, int, money, nullableText, text, time } from '../../../src/schemas/columns';
-import { firstInvalidValue, valueProblem } from '../../../src/stages/load/validate-rows';
+import { encodeParquet } from '../../../src/parquet/codec';
+import { type DecodedKind, type DecodedRowGroup, openParquet } from '../../../src/parquet/decode';
+import { type ColumnDef, boolean, date, int, money, nullableText, text, time } from '../../../src/schemas/columns';
+import type { CellValue, Row } from '../../../src/schemas/rows';
+import { type InvalidValue, createRowGroupValidator, firstInvalidValue, valueProblem } from '../../../src/stages/load/validate-rows';
 
 describe('valueProblem', () => {
   it('accepts values in the rows.ts representation', () => {
@@ -39,5 +42,96 @@ describe('firstInvalidValue', () => {
 
     // assert
     expect(invalid).toEqual({ row: 2, column: 'name', problem: 'is NULL but the column is NOT NULL' });
+  });
+});
+
+describe('createRowGroupValidator', () => {
+  // As the transform would write them, except that the file's name column allows NULL.
+  const fileColumns: ColumnDef[] = [int('id'), nullableText('name'), money('price', 6), date('d'), time('t'), boolean('ok')];
+  const columns: ColumnDef[] = [int('id'), text('name', 5), money('price', 6), date('d'), time('t'), boolean('ok')];
+  const good = (id: number): Row => ({ id, name: `n${id}`, price: '9999.99', d: '2024-02-29', t: '23:59:59.999999', ok: id % 2 === 0 });
+
+  /** Validates an encoded file row group by row group, as the load does. */
+  async function firstInvalidInFile(rows: Row[], options: { rowGroupSize?: number; written?: ColumnDef[] } = {}): Promise<InvalidValue | null> {
+    const validate = createRowGroupValidator(columns);
+    const bytes = encodeParquet(options.written ?? fileColumns, rows, { rowGroupSize: options.rowGroupSize ?? 5 });
+    for await (const group of openParquet(bytes).rowGroups()) {
+      const invalid = validate(group);
+      if (invalid) return invalid;
+    }
+    return null;
+  }
+
+  it('names a bad value in a later row group with its row number in the file', async () => {
+    // prepare
+    const rows = Array.from({ length: 12 }, (_, index) => good(index + 1));
+    rows[11] = { ...good(12), price: '10000.00' };
+
+    // act
+    const invalid = await firstInvalidInFile(rows);
+
+    // assert
+    expect(invalid).toEqual({ row: 12, column: 'price', problem: '10000.00 does not fit numeric(6,2)' });
+    expect(invalid).toEqual(firstInvalidValue(columns, rows));
+  });
+
+  it('reports the first bad row, and in it the first bad column, as the row-by-row check does', async () => {
+    // prepare: in the second group, row 9 is bad in an early column and row 8 in two later ones
+    const rows = Array.from({ length: 12 }, (_, index) => good(index + 1));
+    rows[8] = { ...good(9), name: 'too long' };
+    rows[7] = { ...good(8), name: null, price: '-10000.00' };
+
+    // act
+    const invalid = await firstInvalidInFile(rows);
+
+    // assert
+    expect(invalid).toEqual({ row: 8, column: 'name', problem: 'is NULL but the column is NOT NULL' });
+    expect(invalid).toEqual(firstInvalidValue(columns, rows));
+  });
+
+  it('accepts every valid value, whatever the row group size', async () => {
+    // prepare
+    const rows = Array.from({ length: 23 }, (_, index) => good(index + 1));
+
+    // act / assert
+    for (const rowGroupSize of [1, 5, 23]) expect(await firstInvalidInFile(rows, { rowGroupSize })).toBeNull();
+  });
+
+  it('judges every time and every value of an unexpected Parquet type exactly as valueProblem does', () => {
+    // prepare: values no transform writes, in row groups built by hand
+    const candidates: Array<[ColumnDef, CellValue, DecodedKind]> = [
+      ...['00:00:00.000000', '23:59:59.999999', '24:00:00.000000', '19:60:00.000000', '12:00:60.000000', '9:00:00.000000',
+        '12:00:00.00000a', '12:00:00,000000', '12-00:00.000000', '00:00:00.0000-1', '１2:00:00.000000'].map(
+        (value): [ColumnDef, CellValue, DecodedKind] => [time('t'), value, { kind: 'time' }],
+      ),
+      [time('t'), 43_200_000_000, { kind: 'other' }],
+      [int('id'), 1.5, { kind: 'other' }],
+      [int('id'), 2 ** 31, { kind: 'other' }],
+      [int('id'), 7, { kind: 'other' }],
+      [boolean('b'), 1, { kind: 'other' }],
+      [money('price'), 12.5, { kind: 'other' }],
+    ];
+
+    for (const [column, value, decoded] of candidates) {
+      // act
+      const group: DecodedRowGroup = { rowStart: 40, rowCount: 2, columns: new Map([[column.name, { name: column.name, decoded, values: [value, value] }]]) };
+      const invalid = createRowGroupValidator([column])(group);
+
+      // assert
+      const problem = valueProblem(column, value);
+      expect(invalid).toEqual(problem === null ? null : { row: 41, column: column.name, problem });
+    }
+  });
+
+  it('rejects decimals written with more places than the column has, trailing zeros included', async () => {
+    // prepare
+    const written = fileColumns.map((column) => (column.name === 'price' ? { ...column, type: { kind: 'decimal' as const, scale: 3, precision: 7 } } : column));
+    const rows = [{ ...good(1), price: '1.990' }];
+
+    // act
+    const invalid = await firstInvalidInFile(rows, { written });
+
+    // assert
+    expect(invalid).toEqual({ row: 1, column: 'price', problem: '1.990 has more than 2 decimal places' });
   });
 });
