@@ -76,6 +76,22 @@ describe('parquet codec', () => {
     expect(decodedPayment.rows).toEqual([payment]);
   });
 
+  it('keeps money beyond a double\'s exact range to the cent, in any row group, among ordinary amounts', async () => {
+    const payment = (payment_id: number, payment_amount: string): Row => ({
+      payment_id, created_date: '2024-01-01', created_time: '00:00:00.000000', last_updated_date: '2024-01-01',
+      last_updated_time: '00:00:00.000000', transaction_id: 1, counterparty_id: 1, payment_amount,
+      currency_id: 1, payment_type_id: 1, paid: true, payment_date: '2024-01-01',
+    });
+    // Groups of two: a huge amount after an ordinary one, then a group that starts with one.
+    const rows = [payment(1, '0.01'), payment(2, '9999999999999999.99'), payment(3, '-1234567890123456.78'), payment(4, '5.00'), payment(5, '90071992547409.93')];
+
+    const bytes = encodeParquet(parquetColumnsFor(factPayment), rows, { rowGroupSize: 2 });
+
+    expect((await decodeParquet(bytes)).rows).toEqual(rows);
+    const viaDuckDb = await readWithDuckDb(bytes, 'select payment_amount::varchar as amount from read_parquet($file) order by payment_id');
+    expect(viaDuckDb.map((row) => row.amount)).toEqual(rows.map((row) => row.payment_amount));
+  });
+
   it('refuses to round a value with more decimal places than the column scale', () => {
     expect(() => encodeParquet(parquetColumnsFor(factSalesOrder), [{ ...salesOrder, unit_price: '19.999' }])).toThrow(/more than 2 decimal places/);
   });
