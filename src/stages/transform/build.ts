@@ -10,6 +10,7 @@ import {
 } from '../../schemas/warehouse';
 import { rowRecords, type RecordSink } from './csv';
 import { factBuilder, isFactSource } from './facts';
+import { LatestRows } from './latest-rows';
 import type { SourceStateStore, StateTableName } from './state';
 
 /** One warehouse table's Parquet file for one ingestion object, encoded but not yet written. */
@@ -137,8 +138,16 @@ function sortedByKey(rows: DimensionRow[], keyColumn: string): DimensionRow[] {
 
 type DimensionFinish = (rows: Row[], state: SourceStateStore) => Promise<Array<readonly [WarehouseTableDef, Row[]]>>;
 
-const standalone = (table: WarehouseTableDef, toRow: (row: Row) => DimensionRow): DimensionFinish =>
-  async (rows) => [[table, rows.map(toRow)]];
+/**
+ * Dimensions built from their own source table alone. Each row becomes its dimension row as it
+ * is read, and only that is held (see latest-rows.ts), not the source rows as well until the end.
+ */
+const standaloneDimensions: Readonly<Record<string, readonly [WarehouseTableDef, (row: Row) => DimensionRow]>> = {
+  currency: [dimCurrency, dimCurrencyRow],
+  design: [dimDesign, dimDesignRow],
+  payment_type: [dimPaymentType, dimPaymentTypeRow],
+  transaction: [dimTransaction, dimTransactionRow],
+};
 
 /**
  * A dimension fed by two source tables. The input's own rows go to state first, then the partner
@@ -159,11 +168,7 @@ function joined(options: {
   };
 }
 
-const dimensionFinishers: Readonly<Record<string, DimensionFinish>> = {
-  currency: standalone(dimCurrency, dimCurrencyRow),
-  design: standalone(dimDesign, dimDesignRow),
-  payment_type: standalone(dimPaymentType, dimPaymentTypeRow),
-  transaction: standalone(dimTransaction, dimTransactionRow),
+const joinedDimensions: Readonly<Record<string, DimensionFinish>> = {
   address: joined({
     own: 'address', ownId: 'address_id', partner: 'counterparty', table: dimCounterparty,
     also: (addresses) => [[dimLocation, addresses.map(dimLocationRow)]],
@@ -209,7 +214,23 @@ const dimensionFinishers: Readonly<Record<string, DimensionFinish>> = {
   }),
 };
 
-function dimensionBuilder(finishDimensions: DimensionFinish, source: TableDef, idColumn: string, options: BuildOptions): WarehouseBuilder {
+/** Each row becomes its dimension row as it is read; the newest version per id is kept when encoding. */
+function standaloneBuilder(
+  [table, toRow]: readonly [WarehouseTableDef, (row: Row) => DimensionRow], source: TableDef, options: BuildOptions,
+): WarehouseBuilder {
+  const latest = new LatestRows(parquetColumnsFor(table), table.primaryKey[0] ?? '');
+  return {
+    records: rowRecords(source, (row) => latest.add(toRow(row))),
+    finish: async () => {
+      if (latest.size === 0) return [];
+      const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize: options.rowGroupSize });
+      const rows = latest.encode(encoder);
+      return [{ table, rows, bytes: encoder.finish() }];
+    },
+  };
+}
+
+function joinedBuilder(finishDimensions: DimensionFinish, source: TableDef, idColumn: string, options: BuildOptions): WarehouseBuilder {
   const latestById = new Map<number, Row>();
   return {
     records: rowRecords(source, (row) => {
@@ -230,7 +251,9 @@ function dimensionBuilder(finishDimensions: DimensionFinish, source: TableDef, i
 /** The builder for one source table: which warehouse tables it feeds and how. */
 export function warehouseBuilderFor(source: SourceTableName, idColumn: string, options: BuildOptions): WarehouseBuilder {
   if (isFactSource(source)) return factBuilder(source, options);
-  const finishDimensions = dimensionFinishers[source];
+  const standalone = standaloneDimensions[source];
+  if (standalone) return standaloneBuilder(standalone, sourceTable(source), options);
+  const finishDimensions = joinedDimensions[source];
   if (!finishDimensions) throw new Error(`no warehouse table is built from source table ${source}`);
-  return dimensionBuilder(finishDimensions, sourceTable(source), idColumn, options);
+  return joinedBuilder(finishDimensions, sourceTable(source), idColumn, options);
 }

@@ -287,6 +287,29 @@ describe('transformObject joins and state', () => {
     expect(await foldDimensions(reverse)).toEqual(await foldDimensions(forward));
   });
 
+  it('keeps one row per id within an object: the newest version, of equal versions the last read, in id order', async () => {
+    const fixture = createTransformFixture({ rowGroupSize: 2 });
+    const version = (row: JsonRow, last_updated: string): JsonRow => ({ ...row, last_updated });
+    const [purchase, sale] = transactions as [JsonRow, JsonRow];
+    const rows = [
+      version({ ...sale, transaction_id: 7 }, '2024-01-01 10:00:00.5'),
+      version({ ...purchase, transaction_id: 3 }, '2024-01-02 00:00:00'),
+      version({ ...sale, transaction_id: 3 }, '2024-01-01 23:59:59.999999'),
+      version({ ...sale, transaction_id: 5, sales_order_id: 1 }, '2024-01-01 10:00:00.1'),
+      version({ ...sale, transaction_id: 5, sales_order_id: 2 }, '2024-01-01 10:00:00.100000'),
+      version({ ...sale, transaction_id: 7, sales_order_id: 9 }, '2024-01-01 10:00:00.49'),
+    ];
+
+    const [report] = await transformAll(fixture, [['transaction', rows]]);
+    const written = await duck.rows(await fixture.processed.getBytes(outputKey([report!], 'dim_transaction')));
+
+    expect(written.map((row) => [row.transaction_id, row.transaction_type, row.sales_order_id, row[SOURCE_VERSION_COLUMN]])).toEqual([
+      [3, 'PURCHASE', null, '2024-01-02 00:00:00.000000'],
+      [5, 'SALE', 2, '2024-01-01 10:00:00.100000'],
+      [7, 'SALE', 2, '2024-01-01 10:00:00.500000'],
+    ]);
+  });
+
   it('reads the input in row groups without changing the rows', async () => {
     const fixture = createTransformFixture({ rowGroupSize: 1000 });
 
