@@ -2,20 +2,21 @@ import type { Readable } from 'node:stream';
 import { InvalidInputError, TotesError } from '../../errors';
 import { columnNames, type TableDef } from '../../schemas/columns';
 import type { Row } from '../../schemas/rows';
-import { PgCsvError, PgCsvReader, type PgCsvEnd, type PgCsvFields } from './pg-csv';
-import { CellRuleError, parseCell } from './values';
+import { PgCsvError, PgCsvRecordReader, type PgCsvEnd, type PgCsvRecord } from './pg-csv';
+import { CellRuleError, parseCellAt, type CellFields } from './values';
 
 /** Receives each validated row with the line it starts on; runs synchronously inside the parse. */
 export type RowSink = (row: Row, line: number) => void;
 
 /**
  * Receives each record cell by cell, synchronously inside the parse: `cell` validates and keeps
- * one field (throwing a {@link CellRuleError} that names the broken rule), `end` takes the record
- * once all its cells passed. It lets a consumer parse a cell straight into the form it needs (a
- * fact's physical Parquet values) rather than into a {@link Row} it would convert again.
+ * the record's field `column` (throwing a {@link CellRuleError} that names the broken rule), `end`
+ * takes the record once all its cells passed. It lets a consumer parse a cell straight into the
+ * form it needs (a fact's physical Parquet values, from the bytes) rather than into a {@link Row}
+ * it would convert again. The record is only valid during the call.
  */
 export interface RecordSink {
-  cell(column: number, raw: string | null): void;
+  cell(column: number, record: CellFields): void;
   end(line: number): void;
 }
 
@@ -24,9 +25,9 @@ export function rowRecords(table: TableDef, onRow: RowSink): RecordSink {
   const columns = table.columns;
   let row: Row = {};
   return {
-    cell(column, raw) {
+    cell(column, record) {
       const def = columns[column]!;
-      row[def.name] = parseCell(def, raw);
+      row[def.name] = parseCellAt(def, record, column);
     },
     end(line) {
       const complete = row;
@@ -99,9 +100,9 @@ export async function readSourceRecords(body: Readable, table: TableDef, key: st
   let headerSeen = false;
   let rows = 0;
 
-  const handle = (record: PgCsvFields, line: number) => {
+  const handle = (record: PgCsvRecord, line: number) => {
     if (!headerSeen) {
-      checkHeader(record, table, key);
+      checkHeader(record.toFields(), table, key);
       headerSeen = true;
       return;
     }
@@ -115,7 +116,7 @@ export async function readSourceRecords(body: Readable, table: TableDef, key: st
     }
     for (let index = 0; index < columns.length; index += 1) {
       try {
-        sink.cell(index, record[index] ?? null);
+        sink.cell(index, record);
       } catch (error) {
         if (!(error instanceof CellRuleError)) throw error;
         const column = columns[index]!.name;
@@ -126,7 +127,7 @@ export async function readSourceRecords(body: Readable, table: TableDef, key: st
     sink.end(line);
   };
 
-  const reader = new PgCsvReader(handle);
+  const reader = new PgCsvRecordReader(handle);
   let end: PgCsvEnd;
   try {
     for await (const chunk of body) reader.push(asBuffer(chunk));

@@ -7,8 +7,8 @@ import { dimDateRow } from '../shared/dim-date';
 import type { BuildOptions, TableOutput, WarehouseBuilder } from './build';
 import type { RecordSink } from './csv';
 import {
-  CellRuleError, checkUnscaledPrecision, parseBoolean, parseCell, parseDateTextDays, parseInt32, parseText,
-  parseTimestampParts, parseUnscaledDecimal, type TimestampParts,
+  CellRuleError, checkUnscaledPrecision, parseBooleanAt, parseCellAt, parseDateDaysAt, parseInt32At, parseTextAt,
+  parseTimestampPartsAt, parseUnscaledDecimalAt, type CellFields, type TimestampParts,
 } from './values';
 
 /**
@@ -175,9 +175,9 @@ class ParsedRecord implements RecordSink {
     this.times = columns.map(() => 0);
   }
 
-  cell(index: number, raw: string | null): void {
+  cell(index: number, record: CellFields): void {
     const column = this.columns[index]!;
-    if (raw === null) {
+    if (record.isNull(index)) {
       if (!column.nullable) throw new CellRuleError('NULL in a NOT NULL column');
       this.values[index] = null;
       return;
@@ -186,28 +186,28 @@ class ParsedRecord implements RecordSink {
     const type = column.type;
     switch (type.kind) {
       case 'int':
-        this.values[index] = parseInt32(raw);
+        this.values[index] = parseInt32At(record, index);
         return;
       case 'decimal':
-        this.values[index] = parseUnscaledDecimal(raw, type.scale, type.precision);
+        this.values[index] = parseUnscaledDecimalAt(record, index, type.scale, type.precision);
         return;
       case 'timestamp':
-        parseTimestampParts(raw, this.parts);
+        parseTimestampPartsAt(record, index, this.parts);
         this.values[index] = this.parts.days;
         this.times[index] = this.parts.micros;
         return;
       case 'dateText':
-        this.values[index] = parseDateTextDays(raw);
+        this.values[index] = parseDateDaysAt(record, index);
         return;
       case 'boolean':
-        this.values[index] = parseBoolean(raw);
+        this.values[index] = parseBooleanAt(record, index);
         return;
       case 'text':
-        this.values[index] = parseText(raw, type.maxLength);
+        this.values[index] = parseTextAt(record, index, type.maxLength);
         return;
       default:
-        // Kinds that never occur in source tables: parseCell rejects them with its own message.
-        this.values[index] = parseCell(column, raw) as PhysicalValue;
+        // Kinds that never occur in source tables: parseCellAt rejects them with its own message.
+        this.values[index] = parseCellAt(column, record, index) as PhysicalValue;
     }
   }
 

@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dateToDays, timeToMicros } from '../../../src/parquet/codec';
 import { money, nullableText, text } from '../../../src/schemas/columns';
+import { PgCsvRecordReader, type PgCsvRecord } from '../../../src/stages/transform/pg-csv';
 import {
-  CellRuleError, checkUnscaledPrecision, isCalendarDate, parseCell, parseDateText, parseDateTextDays, parseDecimal,
-  parseTimestamp, parseTimestampParts, parseUnscaledDecimal,
+  CellRuleError, checkUnscaledPrecision, isCalendarDate, parseCell, parseCellAt, parseDateText, parseDateTextDays, parseDecimal,
+  parseTimestamp, parseTimestampParts, parseUnscaledDecimal, parseUnscaledDecimalAt,
 } from '../../../src/stages/transform/values';
 
 describe('cell validation', () => {
@@ -193,5 +194,43 @@ describe('the hand-written scanners', () => {
       const reference = outcome(() => parseDecimal(canonical, 2, 10));
       expect('error' in bounded ? bounded : 'fits', raw).toEqual('error' in reference ? reference : 'fits');
     }
+  });
+});
+
+describe('cells read from the bytes of a record as read', () => {
+  /** `raw` as the only field of a CSV line, quoted where PostgreSQL would, read in chunks cut at `cut`. */
+  function readCell<T>(raw: string, cut: number, parse: (record: PgCsvRecord) => T): Array<{ value: T } | { error: string }> {
+    const field = raw === '' || /[",\r\n]/.test(raw) ? `"${raw.replaceAll('"', '""')}"` : raw;
+    const bytes = Buffer.from(`${field}\n`);
+    const at = Math.min(cut, bytes.length);
+    const outcomes: Array<{ value: T } | { error: string }> = [];
+    const reader = new PgCsvRecordReader((record) => outcomes.push(outcome(() => parse(record))));
+    reader.push(bytes.subarray(0, at));
+    reader.push(bytes.subarray(at));
+    reader.end();
+    return outcomes;
+  }
+
+  const cuts = fc.nat({ max: 40 });
+  const columns = [
+    { name: 'id', type: { kind: 'int' }, nullable: false },
+    { name: 'at', type: { kind: 'timestamp' }, nullable: false },
+    { name: 'day', type: { kind: 'dateText' }, nullable: false },
+    { name: 'paid', type: { kind: 'boolean' }, nullable: false },
+    { name: 'price', type: { kind: 'decimal', scale: 2 }, nullable: false },
+  ] as const;
+  const cells = fc.oneof(timestampStrings, validTimestamps, near('dddd-dd-dd'), near('-ddd.dd'), fc.integer().map(String), fc.constantFrom('t', 'f', 'true', 'false', 'T', ''), fc.string({ maxLength: 12 }));
+
+  it('validate and convert exactly as from the text, whether the cell lies in one chunk or across two', () => {
+    fc.assert(fc.property(cells, cuts, fc.constantFrom(...columns), (raw, cut, column) => {
+      expect(readCell(raw, cut, (record) => parseCellAt(column, record, 0))).toEqual([outcome(() => parseCell(column, raw))]);
+    }), { numRuns: 5000 });
+  });
+
+  it('turn money into the same unscaled integer from the bytes', () => {
+    fc.assert(fc.property(fc.oneof(near('-ddd.ddd'), fc.string({ maxLength: 8 })), cuts, (raw, cut) => {
+      const fromBytes = readCell(raw, cut, (record) => BigInt(parseUnscaledDecimalAt(record, 0, 2)));
+      expect(fromBytes).toEqual([outcome(() => BigInt(parseDecimal(raw, 2).replace('.', '')))]);
+    }), { numRuns: 3000 });
   });
 });
