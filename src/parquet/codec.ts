@@ -160,10 +160,11 @@ export function microsToTime(micros: bigint): string {
 
 /**
  * A value as the encoder takes it: INT32 and DATE as numbers, TIME as microseconds and DECIMAL as
- * the unscaled integer (numbers while exact, bigints beyond; see {@link ColumnBuffer}), text,
- * boolean, or null.
+ * the unscaled integer (numbers while exact, bigints beyond; see {@link ColumnBuffer}), text
+ * (a string, or its UTF-8 bytes, which the writer takes as they are; one or the other for a whole
+ * column, as the writer's statistics compare like with like), boolean, or null.
  */
-export type PhysicalValue = number | bigint | string | boolean | null;
+export type PhysicalValue = number | bigint | string | Uint8Array | boolean | null;
 
 function toPhysical(column: ColumnDef, value: CellValue | undefined): PhysicalValue {
   if (value === null || value === undefined) {
