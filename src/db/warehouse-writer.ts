@@ -129,10 +129,7 @@ export class PgWarehouse implements Warehouse {
       // the references: every fact refers to dim_date, and the dates cost nothing to insert twice.
       await this.insertDates(client, rowBatchesOf(fileColumns(dimDate), meta.dates()));
       const check = await this.referenceCheck(client);
-      // Locked before they are checked: from here until commit no dimension row this file
-      // refers to can be deleted or have its key changed, exactly as the per-row triggers ensure.
-      if (check === 'set-based') await this.lockReferencedRows(client, table);
-      const missing = await this.missingReferences(client, table);
+      const missing = check === 'set-based' ? await this.lockAllReferences(client, table) : await this.missingReferences(client, table);
       if (missing.length > 0) return { result: { status: 'waiting', missing }, commit: false };
       const names = columnList(columns);
       // Every reference was just checked and locked, so the per-row triggers would only repeat it.
@@ -237,9 +234,24 @@ export class PgWarehouse implements Warehouse {
 
   /**
    * Takes a `FOR KEY SHARE` lock (what a foreign-key check takes) on every dimension row the
-   * staged facts refer to, once per distinct key, in key order.
+   * staged facts refer to, once per distinct key, in key order, and returns what is missing (an
+   * empty list once every referenced row is locked). From then until commit no row this file
+   * refers to can be deleted or have its key changed, exactly as the per-row triggers ensure.
+   * Locking first and counting what was locked is the check itself: the detailed anti-join runs
+   * only when something is missing, to name it.
    */
-  private async lockReferencedRows(client: pg.PoolClient, table: FactDef): Promise<void> {
+  private async lockAllReferences(client: pg.PoolClient, table: FactDef): Promise<MissingReference[]> {
+    // A row inserted by another transaction between the count and the anti-join is not locked
+    // yet: lock again, and it is. Two rounds suffice unless dimensions keep arriving meanwhile.
+    for (let round = 1; ; round += 1) {
+      if (await this.lockReferencedRows(client, table)) return [];
+      const missing = await this.missingReferences(client, table);
+      if (missing.length > 0 || round >= 3) return missing;
+    }
+  }
+
+  /** Locks the referenced rows of each dimension; true when every referenced key was there. */
+  private async lockReferencedRows(client: pg.PoolClient, table: FactDef): Promise<boolean> {
     const factColumnsByTarget = new Map<string, { column: string; factColumns: string[] }>();
     for (const column of table.columns) {
       if (!column.references) continue;
@@ -247,12 +259,19 @@ export class PgWarehouse implements Warehouse {
       target.factColumns.push(column.name);
       factColumnsByTarget.set(column.references.table, target);
     }
+    let complete = true;
     for (const [dimension, { column, factColumns }] of factColumnsByTarget) {
-      const keys = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} FROM ${STAGING}`).join(' UNION ');
-      await client.query(
-        `SELECT 1 FROM ${this.star(dimension)} d WHERE d.${quoteIdent(column)} IN (${keys}) ORDER BY d.${quoteIdent(column)} FOR KEY SHARE OF d`,
+      const key = quoteIdent(column);
+      const wanted = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} AS id FROM ${STAGING}`).join(' UNION ');
+      const counted = await client.query<{ wanted: number; locked: number }>(
+        `WITH wanted AS (${wanted}),
+              locked AS (SELECT d.${key} FROM ${this.star(dimension)} d WHERE d.${key} IN (SELECT id FROM wanted) ORDER BY d.${key} FOR KEY SHARE OF d)
+         SELECT (SELECT count(*) FROM wanted)::int AS wanted, (SELECT count(*) FROM locked)::int AS locked`,
       );
+      const { wanted: wantedKeys, locked } = counted.rows[0] ?? { wanted: 0, locked: 0 };
+      if (locked !== wantedKeys) complete = false;
     }
+    return complete;
   }
 
   /** Anti-joins each distinct referenced key of staging against its dimension: which keys are not there yet. */
