@@ -243,11 +243,15 @@ export class PgWarehouse implements Warehouse {
   private async lockAllReferences(client: pg.PoolClient, table: FactDef): Promise<MissingReference[]> {
     // A row inserted by another transaction between the count and the anti-join is not locked
     // yet: lock again, and it is. Two rounds suffice unless dimensions keep arriving meanwhile.
-    for (let round = 1; ; round += 1) {
+    for (let round = 1; round <= 3; round += 1) {
       if (await this.lockReferencedRows(client, table)) return [];
       const missing = await this.missingReferences(client, table);
-      if (missing.length > 0 || round >= 3) return missing;
+      if (missing.length > 0) return missing;
     }
+    throw new TotesError(`${table.name}: the dimension rows this object refers to kept changing while they were being locked`, {
+      context: { stage: 'load', table: table.name },
+      retryable: true,
+    });
   }
 
   /** Locks the referenced rows of each dimension; true when every referenced key was there. */
@@ -262,9 +266,9 @@ export class PgWarehouse implements Warehouse {
     let complete = true;
     for (const [dimension, { column, factColumns }] of factColumnsByTarget) {
       const key = quoteIdent(column);
-      const wanted = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} AS id FROM ${STAGING}`).join(' UNION ');
+      const keys = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} AS id FROM ${STAGING}`).join(' UNION ALL ');
       const counted = await client.query<{ wanted: number; locked: number }>(
-        `WITH wanted AS (${wanted}),
+        `WITH wanted AS (SELECT DISTINCT id FROM (${keys}) AS referenced),
               locked AS (SELECT d.${key} FROM ${this.star(dimension)} d WHERE d.${key} IN (SELECT id FROM wanted) ORDER BY d.${key} FOR KEY SHARE OF d)
          SELECT (SELECT count(*) FROM wanted)::int AS wanted, (SELECT count(*) FROM locked)::int AS locked`,
       );

@@ -224,6 +224,34 @@ describe('PgWarehouse reference checks', () => {
     }
   });
 
+  it('set-based: checks a file whose references all exist by locking alone, with no anti-join, however often a key repeats', async () => {
+    // prepare: every payment refers to the same transaction, counterparty, currency and type
+    await loadPaymentDimensions();
+    const statements: string[] = [];
+    const recording = new pg.Pool({ connectionString: database.url, max: 2 });
+    recording.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+        if (text) statements.push(text);
+        return query(...args);
+      };
+    });
+    const rows = Array.from({ length: 50 }, (_, index) => paymentRow(index + 1, index % 2 === 0));
+
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, rows), { key: 'fact_payment/many', dates: () => paymentDates });
+
+      // assert
+      expect(outcome).toEqual({ status: 'applied', rowsApplied: 50 });
+      expect(statements.filter((text) => text.includes('FOR KEY SHARE'))).toHaveLength(5);
+      expect(statements.filter((text) => text.includes('NOT EXISTS'))).toEqual([]);
+    } finally {
+      await recording.end();
+    }
+  });
+
   it('leaves no row trigger disabled after the load: a later orphan insert on the same connections is still refused', async () => {
     // prepare
     await loadPaymentDimensions();
