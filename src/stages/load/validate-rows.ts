@@ -102,71 +102,53 @@ function everyValue(column: ColumnDef): SuspectScan {
   };
 }
 
+/** Flags a NULL in a NOT NULL column, and any present value `isSuspect` flags. */
+function presentValues(column: ColumnDef, isSuspect: (value: CellValue) => boolean): SuspectScan {
+  return (values, from, end) => {
+    for (let index = from; index < end; index += 1) {
+      const value = values[index];
+      if (value === null || value === undefined) {
+        if (!column.nullable) return index;
+      } else if (isSuspect(value)) return index;
+    }
+    return -1;
+  };
+}
+
 /** What the Parquet type of a column already guarantees about its values, per rule of rows.ts. */
 function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): SuspectScan {
   const type = column.type;
   const nullCheck = column.nullable ? noSuspects : firstNull;
-  const isNull = (value: CellValue | undefined) => value === null || value === undefined;
   // An INT32 is a 32-bit integer, a BOOLEAN a boolean, UTF-8 text is text: only NULL is left to check.
   if ((type.kind === 'int' && decoded.kind === 'int32') || (type.kind === 'boolean' && decoded.kind === 'boolean')) return nullCheck;
   if (type.kind === 'text' && decoded.kind === 'text') {
     const { maxLength } = type;
     if (maxLength === undefined) return nullCheck;
-    return (values, from, end) => {
-      for (let index = from; index < end; index += 1) {
-        const value = values[index];
-        if (isNull(value) ? !column.nullable : (value as string).length > maxLength) return index;
-      }
-      return -1;
-    };
+    return presentValues(column, (value) => (value as string).length > maxLength);
   }
   if (type.kind === 'date' && decoded.kind === 'date') {
     // A file refers to few distinct days, and the decoder gives each one string: check each once.
     const checked = new Map<CellValue, boolean>();
-    return (values, from, end) => {
-      for (let index = from; index < end; index += 1) {
-        const value = values[index];
-        if (isNull(value)) {
-          if (!column.nullable) return index;
-          continue;
-        }
-        let valid = checked.get(value!);
-        if (valid === undefined) {
-          valid = valueProblem(column, value) === null;
-          checked.set(value!, valid);
-        }
-        if (!valid) return index;
+    return presentValues(column, (value) => {
+      let valid = checked.get(value);
+      if (valid === undefined) {
+        valid = valueProblem(column, value) === null;
+        checked.set(value, valid);
       }
-      return -1;
-    };
+      return !valid;
+    });
   }
-  if (type.kind === 'time') {
-    return (values, from, end) => {
-      for (let index = from; index < end; index += 1) {
-        const value = values[index];
-        if (isNull(value) ? !column.nullable : typeof value !== 'string' || !isTimeOfDay(value)) return index;
-      }
-      return -1;
-    };
-  }
+  if (type.kind === 'time') return presentValues(column, (value) => typeof value !== 'string' || !isTimeOfDay(value));
   if (type.kind === 'decimal' && decoded.kind === 'decimal') {
     // The decoder writes exactly decoded.scale fraction digits and a whole part without leading
     // zeros, so only the number of whole digits can break the rule, unless the scale does.
     if (decoded.scale > type.scale) return everyValue(column);
     const maxWholeDigits = type.precision === undefined ? Infinity : type.precision - type.scale;
     const notWhole = decoded.scale > 0 ? decoded.scale + 1 : 0;
-    return (values, from, end) => {
-      for (let index = from; index < end; index += 1) {
-        const value = values[index];
-        if (isNull(value)) {
-          if (!column.nullable) return index;
-          continue;
-        }
-        const text = value as string;
-        if (text.length - (text.charCodeAt(0) === 45 ? 1 : 0) - notWhole > maxWholeDigits) return index;
-      }
-      return -1;
-    };
+    return presentValues(column, (value) => {
+      const text = value as string;
+      return text.length - (text.charCodeAt(0) === 45 ? 1 : 0) - notWhole > maxWholeDigits;
+    });
   }
   return everyValue(column);
 }
