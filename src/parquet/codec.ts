@@ -1,4 +1,4 @@
-import { parquetMetadata, parquetReadObjects, type FileMetaData, type SchemaElement } from 'hyparquet';
+import type { SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { type ColumnDef, type ColumnType, text } from '../schemas/columns';
 import type { CellValue, Row } from '../schemas/rows';
@@ -16,8 +16,9 @@ import { SOURCE_VERSION_COLUMN, fileColumns, type WarehouseTableDef } from '../s
  * | time    | INT64 TIME(MICROS, not UTC-adjusted)         | "HH:MM:SS.ffffff"       |
  * | boolean | BOOLEAN                                      | boolean                 |
  *
- * Money never passes through a float: decimals are written as scaled bigints and read back from
- * the raw integers (hyparquet's own DECIMAL conversion multiplies by a float, so it is bypassed).
+ * Money never passes through a float: decimals are written as scaled bigints, and decode.ts reads
+ * them back from the raw integers (hyparquet's own DECIMAL conversion multiplies by a float, so it
+ * is bypassed).
  */
 
 /** The columns a table's Parquet files carry: its file columns, plus the source version for dimensions. */
@@ -353,50 +354,4 @@ export function encodeParquet(columns: readonly ColumnDef[], rows: readonly Row[
   const encoder = createParquetEncoder(columns, options);
   encoder.append(rows);
   return encoder.finish();
-}
-
-interface DecodedColumn {
-  readonly name: string;
-  readonly decimalScale?: number;
-  readonly isTime: boolean;
-}
-
-/**
- * Reads a Parquet file into rows in the rows.ts representation. Decimal columns are read as raw
- * unscaled integers (the DECIMAL annotation is stripped before decoding) and formatted exactly.
- */
-export async function decodeParquet(bytes: Uint8Array): Promise<{ columns: string[]; rows: Row[] }> {
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const metadata: FileMetaData = parquetMetadata(file);
-  const decoded: DecodedColumn[] = [];
-  const schema = metadata.schema.map((element, index) => {
-    if (index === 0) return element;
-    const isTime = element.converted_type === 'TIME_MICROS' || element.logical_type?.type === 'TIME';
-    if (element.converted_type === 'DECIMAL') {
-      decoded.push({ name: element.name, decimalScale: element.scale ?? 0, isTime });
-      const { converted_type: _c, logical_type: _l, scale: _s, precision: _p, ...raw } = element;
-      return raw;
-    }
-    decoded.push({ name: element.name, isTime });
-    return element;
-  });
-  const rawRows = (await parquetReadObjects({
-    file,
-    metadata: { ...metadata, schema },
-    utf8: true,
-    parsers: { dateFromDays: (days: number) => daysToDate(days) },
-  })) as Record<string, unknown>[];
-  const rows = rawRows.map((raw) => {
-    const row: Row = {};
-    for (const column of decoded) {
-      const value = raw[column.name];
-      if (value === null || value === undefined) row[column.name] = null;
-      else if (column.decimalScale !== undefined) row[column.name] = unscaledToDecimal(BigInt(value as bigint | number), column.decimalScale);
-      else if (column.isTime) row[column.name] = microsToTime(BigInt(value as bigint | number));
-      else if (typeof value === 'bigint') row[column.name] = Number(value);
-      else row[column.name] = value as CellValue;
-    }
-    return row;
-  });
-  return { columns: decoded.map((column) => column.name), rows };
 }

@@ -1,11 +1,11 @@
 import { parquetMetadata, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet';
-import type { CellValue } from '../schemas/rows';
+import type { CellValue, Row } from '../schemas/rows';
 import { daysToDate, microsToTime, unscaledToDecimal } from './codec';
 
 /**
  * Reads a Parquet file one row group at a time, column by column, into the rows.ts
- * representation: the same values `decodeParquet` gives, without a row object per row, so the
- * load holds one row group (10,000 rows) of an object at a time instead of all of it.
+ * representation, without a row object per row, so the load holds one row group (10,000 rows)
+ * of an object at a time instead of all of it. `decodeParquet` gives the same values as rows.
  *
  * Dates, times and decimals are read as their raw integers (the annotations are stripped before
  * decoding) and formatted here: a date once per distinct day, a time or decimal from a double
@@ -21,7 +21,7 @@ export type DecodedKind =
   | { readonly kind: 'decimal'; readonly scale: number }
   /** A DATE (days since 1970-01-01) as `YYYY-MM-DD`; one string per distinct day. */
   | { readonly kind: 'date' }
-  /** A TIME as `HH:MM:SS.ffffff` (out-of-day values formatted as decodeParquet formats them). */
+  /** A TIME as `HH:MM:SS.ffffff` (out-of-day values formatted as microsToTime formats them). */
   | { readonly kind: 'time' }
   /** UTF-8 text. */
   | { readonly kind: 'text' }
@@ -63,7 +63,7 @@ const TWO_POW_32 = 4_294_967_296;
 /** |high word| below 2^21: the int64 is below 2^53 in magnitude, exact in a double. */
 const SAFE_HIGH_WORD = 2_097_152;
 
-/** Where decodeParquet decodes a column as a decimal or a time, this plans the same, from raw integers. */
+/** Which columns are read as raw integers (decimals, times, dates) and formatted here, and what each column's values guarantee. */
 function planColumn(element: SchemaElement): { plan: ColumnPlan; raw: SchemaElement } {
   const { name } = element;
   if (element.converted_type === 'DECIMAL') {
@@ -213,7 +213,7 @@ function mapInt64(raw: RawValues, fromDouble: (value: number) => string, fromBig
     if (value === null || value === undefined) values[index] = null;
     else if (typeof value === 'number' && Number.isSafeInteger(value)) values[index] = fromDouble(value);
     else if (typeof value === 'bigint' && value >= -9_007_199_254_740_991n && value <= 9_007_199_254_740_991n) values[index] = fromDouble(Number(value));
-    // Whatever BigInt() refuses (a byte-array decimal) fails here, as it fails decodeParquet.
+    // Whatever BigInt() refuses (a byte-array decimal) fails here: such a file is unreadable.
     else values[index] = fromBigInt(BigInt(value as bigint | number));
   }
   return values;
@@ -240,4 +240,22 @@ export function formatUnscaled(unscaled: number, scale: number): string {
   if (digits.length <= scale) digits = '0'.repeat(scale + 1 - digits.length) + digits;
   const point = digits.length - scale;
   return `${negative ? '-' : ''}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/**
+ * A whole file as rows, in the rows.ts representation (for tests and tools: the load reads one
+ * row group at a time and never holds a whole file).
+ */
+export async function decodeParquet(bytes: Uint8Array): Promise<{ columns: string[]; rows: Row[] }> {
+  const file = openParquet(bytes);
+  const rows: Row[] = [];
+  for await (const group of file.rowGroups()) {
+    const columns = file.columns.map((name) => [name, group.columns.get(name)!.values] as const);
+    for (let index = 0; index < group.rowCount; index += 1) {
+      const row: Row = {};
+      for (const [name, values] of columns) row[name] = values[index] ?? null;
+      rows.push(row);
+    }
+  }
+  return { columns: [...file.columns], rows };
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../src/aws/clients';
 import { DynamoStateStore } from '../../src/aws/dynamo-state-store';
 import { TotesError } from '../../src/errors';
-import { decodeParquet } from '../../src/parquet/codec';
+import { decodeParquet } from '../../src/parquet/decode';
 import type { Row } from '../../src/schemas/rows';
 import { transformObject } from '../../src/stages/transform';
 import { testAwsSettings, uniqueName } from '../support/aws';

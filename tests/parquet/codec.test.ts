@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeParquet, encodeParquet, parquetColumnsFor } from '../../src/parquet/codec';
+import { encodeParquet, parquetColumnsFor } from '../../src/parquet/codec';
+import { decodeParquet } from '../../src/parquet/decode';
 import { dimLocation, factPayment, factSalesOrder } from '../../src/schemas/warehouse';
 import type { Row } from '../../src/schemas/rows';
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createParquetEncoder, decodeParquet, parquetColumnsFor } from '../../../src/parquet/codec';
+import { createParquetEncoder, parquetColumnsFor } from '../../../src/parquet/codec';
+import { decodeParquet } from '../../../src/parquet/decode';
 import type { Row } from '../../../src/schemas/rows';
 import { SOURCE_VERSION_COLUMN, dimTransaction } from '../../../src/schemas/warehouse';
 import { LatestRows } from '../../../src/stages/transform/latest-rows';
