@@ -41,11 +41,12 @@ type Transaction<T> = (client: pg.PoolClient) => Promise<{ result: T; commit: bo
 /**
  * How a fact load enforces its foreign keys.
  * - `set-based` (the default, when the role may): lock the referenced dimension rows once per
- *   distinct key, check them with one anti-join per foreign key, then insert with PostgreSQL's
- *   per-row foreign-key triggers off for this transaction (`SET LOCAL session_replication_role =
- *   replica`, which needs superuser or, from PostgreSQL 15, `GRANT SET ON PARAMETER`). The per-row
- *   triggers did the same check and lock once per row and foreign key: 9 per sales order, about
- *   two thirds of the load's time. Every other writer still gets the database's own checks.
+ *   distinct key and count them (an anti-join runs only to name what is missing), then insert
+ *   with PostgreSQL's per-row foreign-key triggers off for that statement (`SET LOCAL
+ *   session_replication_role = replica`, which needs superuser or, from PostgreSQL 15, `GRANT SET
+ *   ON PARAMETER`). The per-row triggers did the same check and lock once per row and foreign
+ *   key: 9 per sales order, about two thirds of the load's time. Every other writer still gets
+ *   the database's own checks.
  * - `per-row`: PostgreSQL's triggers check every row, as for any writer. Used when the role may
  *   not set the parameter.
  */
