@@ -38,22 +38,37 @@ export class DynamoWatermarkStore implements WatermarkStore {
     readonly tableName: string,
   ) {}
 
+  /**
+   * One update of a table's item: every attribute named in the expressions goes through its
+   * placeholder, and a condition (when given) makes the write fail with
+   * ConditionalCheckFailedException instead of applying.
+   */
+  private updateItem(table: string, update: string, values: Record<string, unknown>, options: { condition?: string; returnNew?: boolean } = {}) {
+    const { condition, returnNew } = options;
+    return this.dynamo.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { table },
+        UpdateExpression: update,
+        ...(condition === undefined ? {} : { ConditionExpression: condition }),
+        ExpressionAttributeNames: pickNames(update + (condition ?? '')),
+        ExpressionAttributeValues: values,
+        ...(returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}),
+      }),
+    );
+  }
+
   async acquireLease(table: SourceTableName, request: LeaseRequest): Promise<WatermarkState | null> {
     const update = 'SET #leaseOwner = :owner, #leaseUntil = :until';
     // An expired lease belongs to a run that died or overran: taking it over is safe because its
     // advance is conditional on still owning the lease.
     const condition = 'attribute_not_exists(#leaseOwner) OR #leaseUntil < :now';
     try {
-      const result = await this.dynamo.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { table },
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: pickNames(update + condition),
-          ExpressionAttributeValues: { ':owner': request.owner, ':until': request.now.getTime() + request.leaseSeconds * 1000, ':now': request.now.getTime() },
-          ReturnValues: 'ALL_NEW',
-        }),
+      const result = await this.updateItem(
+        table,
+        update,
+        { ':owner': request.owner, ':until': request.now.getTime() + request.leaseSeconds * 1000, ':now': request.now.getTime() },
+        { condition, returnNew: true },
       );
       return this.toState(result.Attributes);
     } catch (error) {
@@ -69,21 +84,17 @@ export class DynamoWatermarkStore implements WatermarkStore {
     const update = 'SET #watermark = :watermark, #recent = :recent, #updatedAt = :now, #lastRunId = :owner REMOVE #leaseOwner, #leaseUntil';
     const condition = `#leaseOwner = :owner AND ${advance.expected === null ? 'attribute_not_exists(#watermark)' : '#watermark = :expected'}`;
     try {
-      await this.dynamo.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { table },
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: pickNames(update + condition),
-          ExpressionAttributeValues: {
-            ':watermark': normaliseSourceTimestamp(advance.watermark),
-            ':recent': advance.recent.map((version) => formatRecentEntry(version.id, version.lastUpdated)),
-            ':now': advance.now.toISOString(),
-            ':owner': advance.owner,
-            ...(advance.expected === null ? {} : { ':expected': advance.expected }),
-          },
-        }),
+      await this.updateItem(
+        table,
+        update,
+        {
+          ':watermark': normaliseSourceTimestamp(advance.watermark),
+          ':recent': advance.recent.map((version) => formatRecentEntry(version.id, version.lastUpdated)),
+          ':now': advance.now.toISOString(),
+          ':owner': advance.owner,
+          ...(advance.expected === null ? {} : { ':expected': advance.expected }),
+        },
+        { condition },
       );
     } catch (error) {
       if (isConditionFailure(error)) {
@@ -101,16 +112,7 @@ export class DynamoWatermarkStore implements WatermarkStore {
     const update = 'REMOVE #leaseOwner, #leaseUntil';
     const condition = '#leaseOwner = :owner';
     try {
-      await this.dynamo.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { table },
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: pickNames(update + condition),
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      );
+      await this.updateItem(table, update, { ':owner': owner }, { condition });
     } catch (error) {
       if (isConditionFailure(error)) return;
       throw this.failure(`cannot release the extract lease of ${table}`, table, error);
@@ -137,15 +139,7 @@ export class DynamoWatermarkStore implements WatermarkStore {
     // Forgetting `recent` is safe either way: at worst a version is read again, which load absorbs.
     const update = to === null ? 'SET #updatedAt = :now REMOVE #watermark, #recent' : 'SET #watermark = :to, #updatedAt = :now REMOVE #recent';
     try {
-      await this.dynamo.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { table },
-          UpdateExpression: update,
-          ExpressionAttributeNames: pickNames(update),
-          ExpressionAttributeValues: { ':now': new Date().toISOString(), ...(to === null ? {} : { ':to': normaliseSourceTimestamp(to) }) },
-        }),
-      );
+      await this.updateItem(table, update, { ':now': new Date().toISOString(), ...(to === null ? {} : { ':to': normaliseSourceTimestamp(to) }) });
     } catch (error) {
       throw this.failure(`cannot reset the watermark of ${table}`, table, error);
     }
