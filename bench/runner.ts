@@ -184,11 +184,14 @@ function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { reg
   };
 }
 
-/** Runs one stage in `processes` worker processes at once and sums what they did. */
-async function runStage(stage: BenchStage, processes: number, environment: LocalEnvironment, aws: { region: string; endpoint: string }, log: (line: string) => void, heapMb: number): Promise<StageFigure> {
-  const spec = workerSpec(stage, environment, aws);
-  const results = await Promise.all(Array.from({ length: processes }, () => runWorker(spec, log, heapMb)));
-  return stageFigure(stage, results);
+/**
+ * One stage's worker processes, started at once and awaited: one extract (one invocation), or
+ * `--workers` transform or load processes, each with its deployed heap budget.
+ */
+function spawnWorkers(stage: BenchStage, environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: BenchOptions, upstreamDoneFile?: string): Promise<WorkerResult[]> {
+  const processes = stage === 'extract' ? 1 : options.workers;
+  const spec = workerSpec(stage, environment, aws, upstreamDoneFile);
+  return Promise.all(Array.from({ length: processes }, () => runWorker(spec, options.log, heapFor(stage, options))));
 }
 
 /** What one stage's workers did together. */
@@ -242,11 +245,9 @@ async function pipelinedRun(environment: LocalEnvironment, aws: { region: string
   const extractDone = join(flags, 'extract-done');
   const transformDone = join(flags, 'transform-done');
   try {
-    const spawnStage = (stage: BenchStage, processes: number, upstreamDoneFile?: string) =>
-      Promise.all(Array.from({ length: processes }, () => runWorker(workerSpec(stage, environment, aws, upstreamDoneFile), options.log, heapFor(stage, options))));
-    const extracting = spawnStage('extract', 1).finally(() => writeFile(extractDone, ''));
-    const transforming = spawnStage('transform', options.workers, extractDone).finally(() => writeFile(transformDone, ''));
-    const loading = spawnStage('load', options.workers, transformDone);
+    const extracting = spawnWorkers('extract', environment, aws, options).finally(() => writeFile(extractDone, ''));
+    const transforming = spawnWorkers('transform', environment, aws, options, extractDone).finally(() => writeFile(transformDone, ''));
+    const loading = spawnWorkers('load', environment, aws, options, transformDone);
     const [extract, transform, load] = await Promise.all([extracting, transforming, loading]);
     const all = [...extract, ...transform, ...load];
     const seconds = (Math.max(...all.map((result) => result.finishedAt)) - Math.min(...all.map((result) => result.startedAt))) / 1000;
@@ -308,7 +309,7 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: Benc
     const staged = await openStack();
     const stages = {} as Record<BenchStage, StageFigure>;
     for (const stage of ['extract', 'transform', 'load'] as const) {
-      stages[stage] = await runStage(stage, stage === 'extract' ? 1 : options.workers, staged, aws, log, heapFor(stage, options));
+      stages[stage] = stageFigure(stage, await spawnWorkers(stage, staged, aws, options));
       const figure = stages[stage];
       log(`${at} ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
