@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { InvalidInputError, TotesError, describeError } from '../../errors';
 import { buildIngestionKey } from '../../schemas/keys';
 import { isSourceTableName, sourceTableNames, type SourceTableName } from '../../schemas/source';
@@ -198,7 +198,7 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
     try {
       for (const [index] of changes.chunkRows.entries()) {
         const key = buildIngestionKey({ table, runDay, window: { from: lease.watermark, to: watermark }, runId, part: index + 1 });
-        const csv = await readWhole(await changes.chunkCsv(index));
+        const csv = await buffer(await changes.chunkCsv(index));
         await uploads.start(async () => {
           const result = await context.objectStore.putNew(key, csv, CSV_CONTENT_TYPE);
           // An existing key holds some other read of this window; trusting it could drop rows this
@@ -220,12 +220,6 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
     const fresh = await changes.versionsAfter(windowStart, settings.maxRecentVersions);
     return { rows: changes.rows, objects, watermark, recent: versionsToRemember(lease.recent, fresh, windowStart, settings.maxRecentVersions) };
   });
-}
-
-async function readWhole(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
 }
 
 /**
