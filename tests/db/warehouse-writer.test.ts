@@ -5,7 +5,7 @@ import { PgWarehouse, translatePgError } from '../../src/db/warehouse-writer';
 import { InvalidInputError, NotYetAvailableError, TotesError } from '../../src/errors';
 import { dimDate, dimPaymentType, dimTransaction, factPayment, dimCounterparty, dimCurrency } from '../../src/schemas/warehouse';
 import { dimDateRow } from '../../src/stages/shared/dim-date';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { createTestDatabase, dropDatabase, type TestDatabase } from '../support/pg';
 import { batches, count, counterpartyRow, createWarehouseSchemas, currencyRow } from '../stages/load/fixtures';
 
 let database: TestDatabase;
@@ -298,7 +298,7 @@ describe('PgWarehouse in a database whose locale does not sort in byte order', (
       expect(rows.rows).toEqual([{ payment_type_name: 'NEW' }]);
     } finally {
       await icuPool.end();
-      await admin.query(`DROP DATABASE IF EXISTS "${icuName}" WITH (FORCE)`);
+      await dropDatabase(admin, icuName);
       await admin.end();
     }
   });

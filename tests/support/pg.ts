@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 /** The server tests create their databases on: the machine's PostgreSQL unless told otherwise. */
@@ -33,12 +34,26 @@ export async function createTestDatabase(prefix = 'totes_test'): Promise<TestDat
       const client = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
       await client.connect();
       try {
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await dropDatabase(client, name);
       } finally {
         await client.end();
       }
     },
   };
+}
+
+/**
+ * Drops a database once the connections its pools were told to close have closed, and forces only
+ * those that linger. pool.end() resolves as soon as its clients are asked to close, not once they
+ * have: a forced drop at once reaches them mid-close, and the server's termination notice surfaces
+ * in the closing client as an 'error' no pool listens for any more, which fails the test run.
+ */
+export async function dropDatabase(admin: pg.Client, name: string, patienceMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + patienceMs; Date.now() < deadline; await sleep(20)) {
+    const { rows } = await admin.query<{ open: number }>('SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1', [name]);
+    if (rows[0]?.open === 0) break;
+  }
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
 
 /** Runs one statement on a database over a connection of its own, and returns its rows. */
