@@ -48,6 +48,21 @@ async function loadPaymentDimensions(): Promise<void> {
 
 const paymentDates = ['2024-11-20', '2024-11-21', '2024-11-22'].map(dimDateRow);
 
+/** A pool on the test database that records the text of every statement its clients send. */
+function recordingPool(): { recording: pg.Pool; statements: string[] } {
+  const statements: string[] = [];
+  const recording = new pg.Pool({ connectionString: database.url, max: 2 });
+  recording.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+      if (text) statements.push(text);
+      return query(...args);
+    };
+  });
+  return { recording, statements };
+}
+
 describe('PgWarehouse', () => {
   it('loads payments with booleans and unconstrained numerics exactly', async () => {
     // prepare
@@ -227,16 +242,7 @@ describe('PgWarehouse reference checks', () => {
   it('set-based: checks a file whose references all exist by locking alone, with no anti-join, however often a key repeats', async () => {
     // prepare: every payment refers to the same transaction, counterparty, currency and type
     await loadPaymentDimensions();
-    const statements: string[] = [];
-    const recording = new pg.Pool({ connectionString: database.url, max: 2 });
-    recording.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
-        if (text) statements.push(text);
-        return query(...args);
-      };
-    });
+    const { recording, statements } = recordingPool();
     const rows = Array.from({ length: 50 }, (_, index) => paymentRow(index + 1, index % 2 === 0));
 
     try {
@@ -270,6 +276,70 @@ describe('PgWarehouse reference checks', () => {
 
     // assert
     expect(attempts).toEqual(['23503', '23503', '23503']);
+  });
+});
+
+describe('PgWarehouse inserts rows it has never seen without merging, and merges only on a conflict', () => {
+  const paymentTypes = (entries: Array<[id: number, name: string, version: string]>) =>
+    batches(dimPaymentType, entries.map(([payment_type_id, payment_type_name, _source_version]) => ({ payment_type_id, payment_type_name, _source_version })));
+
+  it('loads a dimension file of new ids with the plain insert alone', async () => {
+    // prepare
+    const { recording, statements } = recordingPool();
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyDimension(dimPaymentType, paymentTypes([[1, 'SALE', V1], [2, 'REFUND', V1]]), { key: 'dim_payment_type/new' });
+
+      // assert
+      expect(outcome).toEqual({ rowsApplied: 2 });
+      expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual([]);
+      expect(statements.filter((text) => text.includes('DISTINCT ON'))).toEqual([]);
+    } finally {
+      await recording.end();
+    }
+  });
+
+  it('merges a dimension file once its insert meets a known id: new ids once, newer versions applied, older ones ignored', async () => {
+    // prepare: id 3 is known at an older version, id 5 at a newer one; 5 sorts last, so the plain insert has inserted 1–4 before it fails
+    const older = '2024-11-01 00:00:00.000000';
+    const newer = '2024-12-01 00:00:00.000000';
+    await warehouse.applyDimension(dimPaymentType, paymentTypes([[3, 'THREE OLD', older], [5, 'FIVE NEWER', newer]]), { key: 'dim_payment_type/known' });
+    const { recording, statements } = recordingPool();
+
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyDimension(
+        dimPaymentType,
+        paymentTypes([[1, 'ONE', V1], [2, 'TWO', V1], [3, 'THREE', V1], [4, 'FOUR', V1], [5, 'FIVE STALE', V1]]),
+        { key: 'dim_payment_type/mixed' },
+      );
+
+      // assert
+      expect(outcome).toEqual({ rowsApplied: 4 });
+      expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toHaveLength(1);
+      const rows = await pool.query(`SELECT payment_type_id, payment_type_name FROM ${star('dim_payment_type')} ORDER BY 1`);
+      expect(rows.rows.map((row: { payment_type_name: string }) => row.payment_type_name)).toEqual(['ONE', 'TWO', 'THREE', 'FOUR', 'FIVE NEWER']);
+      const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dimension_version WHERE table_name = 'dim_payment_type' ORDER BY natural_id`);
+      expect(versions.rows).toEqual([
+        { natural_id: '1', version: V1 }, { natural_id: '2', version: V1 }, { natural_id: '3', version: V1 }, { natural_id: '4', version: V1 }, { natural_id: '5', version: newer },
+      ]);
+    } finally {
+      await recording.end();
+    }
+  });
+
+  it('merges a fact file once its insert meets a version already loaded, and loads every other version once', async () => {
+    // prepare: payment 4 is loaded already; the plain insert reaches it after 1–3
+    await loadPaymentDimensions();
+    await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(4, true)]), { key: 'fact_payment/earlier', dates: () => paymentDates });
+
+    // act
+    const outcome = await warehouse.applyFacts(factPayment, batches(factPayment, [1, 2, 3, 4, 5].map((id) => paymentRow(id, false))), { key: 'fact_payment/mixed', dates: () => paymentDates });
+
+    // assert
+    expect(outcome).toEqual({ status: 'applied', rowsApplied: 4 });
+    const rows = await pool.query(`SELECT payment_id, count(*)::int AS versions FROM ${star('fact_payment')} GROUP BY payment_id ORDER BY payment_id`);
+    expect(rows.rows).toEqual([1, 2, 3, 4, 5].map((payment_id) => ({ payment_id, versions: 1 })));
   });
 });
 
