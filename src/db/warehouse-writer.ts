@@ -7,7 +7,7 @@ import { type ColumnDef, quoteIdent } from '../schemas/columns';
 import { type DimensionDef, type FactDef, type WarehouseTableDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns } from '../schemas/warehouse';
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatches, Warehouse } from '../stages/load/ports';
 import { rowBatchesOf } from '../stages/load/row-batches';
-import { csvStream } from './warehouse-copy';
+import { binaryCopyStream, CopyValueError } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
 
@@ -246,7 +246,7 @@ export class PgWarehouse implements Warehouse {
 
   /**
    * Creates a staging table shaped like the file (types without constraints) and COPYs the rows
-   * in, batch by batch as they are read, so only one batch's CSV is held at a time.
+   * in, batch by batch as they are read, so only one batch's COPY input is held at a time.
    */
   private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: RowBatches): Promise<void> {
     if (columnList(rows.columns) !== columnList(columns)) {
@@ -254,10 +254,10 @@ export class PgWarehouse implements Warehouse {
     }
     const definitions = columns.map((column) => `${quoteIdent(column.name)} ${stagingColumnType(column)}`).join(', ');
     await client.query(`CREATE TEMP TABLE ${staging} (${definitions}) ON COMMIT DROP`);
-    const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT csv)`));
+    const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT binary)`));
     // A reader's error destroys the COPY stream, which sends CopyFail; pipeline rejects with the
     // first error, the reader's, and the transaction then rolls back the batches already sent.
-    await pipeline(csvStream(rows), copy);
+    await pipeline(binaryCopyStream(columns, rows), copy);
   }
 
   /**
@@ -393,6 +393,8 @@ export function translatePgError(error: unknown, context: ErrorContext): TotesEr
   if (error instanceof TotesError) return error;
   const detail = error instanceof Error ? error.message : String(error);
   const where = `${context.table ?? 'warehouse'} object ${context.key ?? '?'}`;
+  // A value the binary COPY cannot carry for its column: the file is wrong, a retry repeats it.
+  if (error instanceof CopyValueError) return new InvalidInputError(`${where}: ${detail}`, context, error);
   const code = pgErrorCode(error);
   // Dimensions are never deleted, so a foreign key violation means one arrived late after all.
   if (code === '23503') return new NotYetAvailableError(`${where}: waiting for a dimension row: ${detail}`, context, error);

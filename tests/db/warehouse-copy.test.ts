@@ -1,89 +1,178 @@
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { csvField, csvLine, csvRows, csvStream } from '../../src/db/warehouse-copy';
-import { int, nullableText } from '../../src/schemas/columns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlType } from '../../src/db/warehouse-ddl';
+import { binaryCopyStream, binaryRows, CopyValueError } from '../../src/db/warehouse-copy';
+import { daysToDate, microsToTime, unscaledToDecimal } from '../../src/parquet/codec';
+import { type ColumnDef, boolean, date, dateText, int, money, nullableInt, nullableText, quoteIdent, time, timestamp } from '../../src/schemas/columns';
 import type { Row } from '../../src/schemas/rows';
-import { dimLocation, fileColumns } from '../../src/schemas/warehouse';
+import { warehouseTables } from '../../src/schemas/warehouse';
+import { parquetColumnsFor } from '../../src/parquet/codec';
 import { rowBatchesOf } from '../../src/stages/load';
+import { createTestDatabase, type TestDatabase } from '../support/pg';
 
-describe('csvField', () => {
-  it('writes NULL as an unquoted empty field and the empty string quoted', () => {
-    // prepare / act / assert
-    expect(csvField(null)).toBe('');
-    expect(csvField('')).toBe('""');
-  });
+/**
+ * PostgreSQL is the oracle: the same rows go in once through the binary COPY input and once as
+ * JSON text through each type's own text input function, and the two tables must hold the same
+ * values, compared as their text output (which shows a numeric's scale and every microsecond).
+ */
 
-  it('quotes text and doubles embedded quotes, keeping commas, newlines and a lone \\. as data', () => {
-    // prepare / act / assert
-    expect(csvField('Flat "A", 1\nHigh St')).toBe('"Flat ""A"", 1\nHigh St"');
-    expect(csvField('\\.')).toBe('"\\."');
-  });
+let database: TestDatabase;
+let client: pg.Client;
 
-  it('writes numbers and booleans the way COPY reads them, and refuses a non-finite number', () => {
-    // prepare / act / assert
-    expect(csvField(-42)).toBe('-42');
-    expect(csvField(true)).toBe('t');
-    expect(csvField(false)).toBe('f');
-    expect(() => csvField(Number.NaN)).toThrow(/NaN/);
-  });
+beforeAll(async () => {
+  database = await createTestDatabase('totes_copy');
+  client = new pg.Client({ connectionString: database.url });
+  await client.connect();
 });
 
-describe('csvLine', () => {
-  it('writes the columns in schema order whatever the key order of the row', () => {
-    // prepare
-    const row = { phone: '0', country: 'UK', postal_code: 'LS1', city: 'Leeds', district: null, address_line_2: '', address_line_1: '1 Road', location_id: 3 };
-
-    // act
-    const line = csvLine(fileColumns(dimLocation), row);
-
-    // assert
-    expect(line).toBe('3,"1 Road","",,"Leeds","LS1","UK","0"\n');
-  });
+afterAll(async () => {
+  await client.end();
+  await database.drop();
 });
 
-describe('csvRows', () => {
-  const columns = [int('n'), nullableText('s'), { ...int('x'), nullable: true }];
-  const rows: Row[] = [
-    { n: 0, s: '', x: null },
-    { n: -2_147_483_648, s: null, x: 2_147_483_647 },
-    { n: 10, s: 'Flat "A", 1\nHigh St', x: 100 },
-    { n: -7, s: '\\.', x: 1.5 },
-    { n: 42, s: 'Zürich "Ö" – 東京 🎒', x: -0 },
-    { n: 1_000_000, s: '""', x: 2 ** 53 },
-    { n: 99, s: 'a', x: -3_000_000_000 },
-  ];
+/** One column of every kind a warehouse file can have, plus the kinds only a source table has. */
+const columns: ColumnDef[] = [
+  int('n'),
+  nullableInt('maybe_n'),
+  nullableText('s'),
+  money('price', 10),
+  money('amount'),
+  date('day'),
+  time('at'),
+  boolean('flag'),
+  timestamp('stamp'),
+  dateText('day_text'),
+];
 
-  it('writes the bytes csvLine writes, row by row, whatever the characters', () => {
-    // prepare
-    const batch = { rowCount: rows.length, values: columns.map((column) => rows.map((row) => row[column.name])) };
+const MIN_DAY = -719_162; // 0001-01-01
+const MAX_DAY = 2_932_896; // 9999-12-31
+const MICROS_PER_DAY = 86_400_000_000;
 
-    // act
-    const bytes = csvRows(batch);
+const rowArbitrary: fc.Arbitrary<Row> = fc.record({
+  n: fc.integer({ min: -2_147_483_648, max: 2_147_483_647 }),
+  maybe_n: fc.option(fc.integer({ min: -2_147_483_648, max: 2_147_483_647 })),
+  s: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 }).map((text) => text.replace(/\0/g, ''))),
+  price: fc.bigInt({ min: -9_999_999_999n, max: 9_999_999_999n }).map((unscaled) => unscaledToDecimal(unscaled, 2)),
+  amount: fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map((unscaled) => unscaledToDecimal(unscaled, 2)),
+  day: fc.integer({ min: MIN_DAY, max: MAX_DAY }).map(daysToDate),
+  at: fc.integer({ min: 0, max: MICROS_PER_DAY }).map((micros) => microsToTime(BigInt(micros))),
+  flag: fc.boolean(),
+  stamp: fc.tuple(fc.integer({ min: MIN_DAY, max: MAX_DAY }), fc.integer({ min: 0, max: MICROS_PER_DAY - 1 })).map(([day, micros]) => `${daysToDate(day)} ${microsToTime(BigInt(micros))}`),
+  day_text: fc.integer({ min: MIN_DAY, max: MAX_DAY }).map(daysToDate),
+});
+
+const edgeRows: Row[] = [
+  { n: 0, maybe_n: null, s: '', price: '0.00', amount: '-0.01', day: '2000-01-01', at: '00:00:00.000000', flag: false, stamp: '2000-01-01 00:00:00.000000', day_text: '1999-12-31' },
+  { n: -2_147_483_648, maybe_n: 2_147_483_647, s: null, price: '99999999.99', amount: '12345678.90', day: '0001-01-01', at: '23:59:59.999999', flag: true, stamp: '0001-01-01 00:00:00.000001', day_text: '2024-02-29' },
+  { n: 7, maybe_n: -1, s: 'Flat "A", 1\nHigh St\t\\.', price: '-12345678.90', amount: '10000.00', day: '9999-12-31', at: '24:00:00.000000', flag: true, stamp: '9999-12-31 23:59:59.999999', day_text: '2024-11-20' },
+  { n: 8, maybe_n: 0, s: 'Zürich "Ö" – 東京 🎒', price: '0.50', amount: '100000000000000000000000000000.00', day: '2024-02-29', at: '15:22:10.531518', flag: false, stamp: '2024-11-20 15:22:10.531518', day_text: '0001-01-01' },
+];
+
+async function createTable(name: string): Promise<void> {
+  const definitions = columns.map((column) => `${quoteIdent(column.name)} ${sqlType(column)}`).join(', ');
+  await client.query(`CREATE TEMP TABLE ${name} (${definitions})`);
+}
+
+async function copyBinary(table: string, batches: AsyncIterable<{ rowCount: number; values: ReadonlyArray<ArrayLike<Row[string] | undefined>> }>): Promise<void> {
+  const names = columns.map((column) => quoteIdent(column.name)).join(', ');
+  await pipeline(binaryCopyStream(columns, batches), client.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`)));
+}
+
+/** The rows each table holds and the other does not, as record text, counting duplicates. */
+async function differences(): Promise<{ onlyBinary: string[]; onlyText: string[] }> {
+  const only = async (left: string, right: string) =>
+    (await client.query<{ row: string }>(`SELECT t::text AS row FROM ${left} t EXCEPT ALL SELECT t::text FROM ${right} t`)).rows.map((each) => each.row);
+  return { onlyBinary: await only('via_binary', 'via_text'), onlyText: await only('via_text', 'via_binary') };
+}
+
+async function loadBothWays(rows: Row[], batchSize: number): Promise<void> {
+  await client.query('DROP TABLE IF EXISTS via_binary, via_text');
+  await createTable('via_binary');
+  await createTable('via_text');
+  await client.query('INSERT INTO via_text SELECT * FROM json_populate_recordset(NULL::via_text, $1)', [JSON.stringify(rows)]);
+  const batches = (async function* () {
+    for (let start = 0; start < rows.length; start += batchSize) yield* rowBatchesOf(columns, rows.slice(start, start + batchSize));
+  })();
+  await copyBinary('via_binary', batches);
+}
+
+describe('binary COPY input', () => {
+  it('gives PostgreSQL the values its text input gives, at the edges of every type', async () => {
+    // prepare / act
+    await loadBothWays(edgeRows, 3);
 
     // assert
-    expect(bytes.toString('utf8')).toBe(rows.map((row) => csvLine(columns, row)).join(''));
+    expect(await differences()).toEqual({ onlyBinary: [], onlyText: [] });
+    expect((await client.query('SELECT count(*)::int AS rows FROM via_binary')).rows[0]).toEqual({ rows: edgeRows.length });
   });
 
-  it('streams every batch in order and refuses a non-finite number', async () => {
+  it('gives PostgreSQL the values its text input gives, for any rows and batch sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(rowArbitrary, { minLength: 0, maxLength: 40 }), fc.integer({ min: 1, max: 7 }), async (rows, batchSize) => {
+        // prepare / act
+        await loadBothWays(rows, batchSize);
+
+        // assert
+        expect(await differences()).toEqual({ onlyBinary: [], onlyText: [] });
+        expect((await client.query('SELECT count(*)::int AS rows FROM via_binary')).rows[0]).toEqual({ rows: rows.length });
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('encodes every column type the warehouse tables have', () => {
     // prepare
-    const received: Buffer[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        received.push(chunk);
-        done();
-      },
-    });
-    const twoBatches = (async function* () {
+    const covered = new Set(columns.map((column) => JSON.stringify({ ...column.type, precision: undefined })));
+
+    // act
+    const uncovered = warehouseTables
+      .flatMap((table) => parquetColumnsFor(table))
+      .filter((column) => !covered.has(JSON.stringify({ ...column.type, precision: undefined })))
+      .map((column) => column.name);
+
+    // assert
+    expect(uncovered).toEqual([]);
+  });
+
+  it.each([
+    ['n', 'GBP', /row 2, column n: "GBP" is not a 32-bit integer/],
+    ['n', 1.5, /row 2, column n: 1\.5 is not a 32-bit integer/],
+    ['n', 2_147_483_648, /row 2, column n: 2147483648 is not a 32-bit integer/],
+    ['price', '12.3.4', /row 2, column price: "12\.3\.4" is not a decimal/],
+    ['price', '-', /row 2, column price: "-" is not a decimal/],
+    ['price', '1e5', /row 2, column price: "1e5" is not a decimal/],
+    ['day', '2024-02-30', /row 2, column day: "2024-02-30" is not a calendar date/],
+    ['day', 'yesterday', /row 2, column day: "yesterday" is not a date/],
+    ['at', '12:60:00', /row 2, column at: "12:60:00" is not a time of day/],
+    ['at', '24:00:00.000001', /row 2, column at: "24:00:00.000001" is not a time of day/],
+    ['flag', 'yes', /row 2, column flag: "yes" is not a boolean/],
+    ['s', 42, /row 2, column s: 42 is not text/],
+  ] as const)('refuses %s = %j, naming the row and column', (column, value, message) => {
+    // prepare
+    const rows = [edgeRows[0]!, { ...edgeRows[1]!, [column]: value } as Row];
+
+    // act / assert
+    expect(() => binaryRows(columns, { rowCount: 2, values: columns.map((each) => rows.map((row) => row[each.name])) })).toThrow(message);
+  });
+
+  it('numbers a refused value by its row in the whole stream, across batches', async () => {
+    // prepare
+    const rows = [...edgeRows, { ...edgeRows[0]!, n: 'x' } as Row];
+    const batches = (async function* () {
       yield* rowBatchesOf(columns, rows.slice(0, 3));
       yield* rowBatchesOf(columns, rows.slice(3));
     })();
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
 
     // act
-    await pipeline(csvStream(twoBatches), sink);
+    const failure = await pipeline(binaryCopyStream(columns, batches), sink).catch((error: unknown) => error);
 
     // assert
-    expect(Buffer.concat(received).toString('utf8')).toBe(rows.map((row) => csvLine(columns, row)).join(''));
-    expect(() => csvRows({ rowCount: 1, values: [[Number.POSITIVE_INFINITY]] })).toThrow(/Infinity/);
+    expect(failure).toBeInstanceOf(CopyValueError);
+    expect((failure as Error).message).toBe('row 5, column n: "x" is not a 32-bit integer');
   });
 });

@@ -115,17 +115,20 @@ describe('PgWarehouse', () => {
     expect(await count(pool, `"${names.bookkeepingSchema}".load_log`)).toBe(0);
   });
 
-  it('fails a COPY that PostgreSQL rejects as invalid input, rolls back, and keeps the pool usable', async () => {
+  it.each([
+    ['the COPY input refuses', { currency_id: 'GBP' }, /^fact_payment object fact_payment\/bad: row 2, column currency_id: "GBP" is not a 32-bit integer$/],
+    ['PostgreSQL refuses', { paid: null }, /^fact_payment object fact_payment\/bad: null value in column "paid"/],
+  ])('fails a value %s as invalid input, rolls back, and keeps the pool usable', async (_who, change, message) => {
     // prepare: a value the stage's validation would have caught, sent straight to the writer
     await loadPaymentDimensions();
-    const broken = { ...paymentRow(1, true), currency_id: 'GBP' };
+    const broken = { ...paymentRow(1, true), ...change };
 
     // act
     const failure = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(2, true), broken]), { key: 'fact_payment/bad', dates: () => paymentDates }).catch((error: unknown) => error);
 
     // assert
     expect(failure).toBeInstanceOf(InvalidInputError);
-    expect((failure as Error).message).toMatch(/^fact_payment object fact_payment\/bad: invalid input syntax for type integer/);
+    expect((failure as Error).message).toMatch(message);
     expect(await count(pool, star('fact_payment'))).toBe(0);
     expect(await count(pool, star('dim_date'))).toBe(0);
     const retry = await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(2, true)]), { key: 'fact_payment/good', dates: () => paymentDates });
