@@ -596,7 +596,7 @@ async function environment(context) {
   const orDefault = async (name, fallback) => (await param(name)) || fallback;
   return renderEnvironment(model, {
     lateCommitWindowSeconds: await orDefault('lateCommitWindowSeconds', '900'),
-    maxRowsPerObject: await orDefault('maxRowsPerObject', '100000'),
+    maxRowsPerObject: await orDefault('maxRowsPerObject', '50000'),
     logLevel: await orDefault('logLevel', 'INFO'),
     dbTls: await orDefault('dbTls', 'true'),
   });

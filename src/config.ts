@@ -20,7 +20,7 @@ const HandlerEnv = z.object({
   TOTESYS_SECRET_ID: z.string().min(1),
   WAREHOUSE_SECRET_ID: z.string().min(1),
   LATE_COMMIT_WINDOW_SECONDS: positiveInt(900),
-  MAX_ROWS_PER_OBJECT: positiveInt(100_000),
+  MAX_ROWS_PER_OBJECT: positiveInt(50_000),
   EXTRACT_LEASE_SECONDS: positiveInt(900),
   LOG_LEVEL: z
     .string()

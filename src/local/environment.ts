@@ -89,7 +89,7 @@ export async function openLocalEnvironment(options: LocalEnvironmentOptions): Pr
     const config = handlerConfig({
       ...handlerEnvironment(outputs, {
         lateCommitWindowSeconds: options.lateCommitWindowSeconds ?? 900,
-        maxRowsPerObject: options.maxRowsPerObject ?? 100_000,
+        maxRowsPerObject: options.maxRowsPerObject ?? 50_000,
       }),
       LOAD_RETRY_BASE_SECONDS: '1',
     });

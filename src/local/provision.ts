@@ -129,7 +129,7 @@ export function handlerEnvironment(
     TRANSFORM_QUEUE_URL: outputs.transformQueueUrl,
     LOAD_QUEUE_URL: outputs.loadQueueUrl,
     LATE_COMMIT_WINDOW_SECONDS: String(settings.lateCommitWindowSeconds ?? 900),
-    MAX_ROWS_PER_OBJECT: String(settings.maxRowsPerObject ?? 100000),
+    MAX_ROWS_PER_OBJECT: String(settings.maxRowsPerObject ?? 50000),
     LOG_LEVEL: settings.logLevel ?? 'INFO',
     DB_TLS: String(settings.dbTls ?? false),
     TOTES_STAGE: outputs.stage,
