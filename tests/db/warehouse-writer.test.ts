@@ -331,6 +331,26 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
     }
   });
 
+  it('copies a fact file of new versions straight into the fact table, with no staging table and no INSERT', async () => {
+    // prepare
+    await loadPaymentDimensions();
+    const { recording, statements } = recordingPool();
+
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [1, 2, 3].map((id) => paymentRow(id, true))), { key: 'fact_payment/new', dates: () => paymentDates });
+
+      // assert
+      expect(outcome).toEqual({ status: 'applied', rowsApplied: 3 });
+      expect(statements.filter((text) => text.startsWith(`COPY ${star('fact_payment')}`))).toHaveLength(1);
+      expect(statements.filter((text) => text.includes('"totes_staging"') || text.startsWith(`INSERT INTO ${star('fact_payment')}`))).toEqual([]);
+      expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual([]);
+      expect(await count(pool, star('fact_payment'))).toBe(3);
+    } finally {
+      await recording.end();
+    }
+  });
+
   it('merges a fact file once its insert meets a version already loaded, and loads every other version once', async () => {
     // prepare: payment 4 is loaded already; the plain insert reaches it after 1–3
     await loadPaymentDimensions();

@@ -11,9 +11,11 @@ export interface RowBatch {
 
 /**
  * An object's rows as they are read, batch by batch (one Parquet row group each), so the
- * warehouse streams them into COPY without ever holding the whole object. Read once. Reading may
- * throw, e.g. an InvalidInputError for a bad value in a later batch: the warehouse then rolls
- * back everything of this object and rethrows that error.
+ * warehouse streams them into COPY without ever holding the whole object. Each read starts
+ * from the first batch again (decoding anew): the PostgreSQL warehouse reads a fact object a
+ * second time when its one-pass COPY gives way to the staged path. Reading may throw, e.g. an
+ * InvalidInputError for a bad value in a later batch: the warehouse then rolls back everything
+ * of this object and rethrows that error.
  */
 export interface RowBatches extends AsyncIterable<RowBatch> {
   /** The columns of every batch, in the rows.ts representation. */

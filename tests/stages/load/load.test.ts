@@ -305,7 +305,7 @@ describe('loadObject', () => {
     const load = loadObject({ key: facts }, deps).catch((error: unknown) => error);
     let failure: unknown;
     try {
-      const pid = await waitForBlockedInsert(pool);
+      const pid = await waitForBlockedWrite(pool);
       await pool.query('SELECT pg_terminate_backend($1)', [pid]);
       failure = await load;
     } finally {
@@ -494,15 +494,15 @@ function shuffle<T>(items: readonly T[], seed: number): T[] {
   return result;
 }
 
-/** Polls from outside any transaction: inside one, pg_stat_activity is a frozen snapshot. */
-async function waitForBlockedInsert(observer: pg.Pool): Promise<number> {
+/** The backend of a load waiting to write into the blocked fact table (its COPY, or the staged path's INSERT). Polls from outside any transaction: inside one, pg_stat_activity is a frozen snapshot. */
+async function waitForBlockedWrite(observer: pg.Pool): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const result = await observer.query<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity
-        WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO%'`,
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND (query LIKE 'INSERT INTO%' OR query LIKE 'COPY%')`,
     );
     if (result.rows[0]) return result.rows[0].pid;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error('the load never reached its INSERT');
+  throw new Error('the load never reached its write into the fact table');
 }
