@@ -13,10 +13,13 @@ import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlT
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
 
 /**
- * The Warehouse port over PostgreSQL. Every object is one transaction on one pooled connection:
- * COPY into a temporary staging table (dropped at commit), then set-based SQL from staging into
- * the star tables, then the load log entry. A crash anywhere leaves nothing behind, and every
- * statement is idempotent, so a redelivery converges to the same warehouse.
+ * The Warehouse port over PostgreSQL. Every object is one transaction on one pooled connection,
+ * ending with its load log entry. The general path COPYs the rows into a temporary staging table
+ * (dropped at commit), then moves them into the star tables with set-based SQL whose every
+ * statement is idempotent. A fact object whose versions are all new takes a one-pass path first
+ * (COPY straight into the fact table, inside a savepoint) and falls back to the general path at
+ * the first sign it is not that case. A crash anywhere leaves nothing behind, so a redelivery
+ * converges to the same warehouse.
  */
 
 const STAGING = quoteIdent('totes_staging');
