@@ -176,7 +176,9 @@ export class PgWarehouse implements Warehouse {
   async applyFacts(table: FactDef, rows: RowBatches, meta: FactApplyMeta): Promise<FactApplyOutcome> {
     return this.transaction<FactApplyOutcome>({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
       const check = await this.referenceCheck(client);
-      if (check === 'set-based') {
+      // A redelivered object most likely failed for a missing dimension row or rows already in,
+      // and either would only roll the one-pass COPY back again.
+      if (check === 'set-based' && meta.redelivered !== true) {
         const copied = await this.copyNewFacts(client, table, rows, meta);
         if (copied !== undefined) {
           await this.logLoad(client, meta.key, table.name, rows.rowCount, copied);

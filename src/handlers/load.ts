@@ -15,7 +15,7 @@ export function createLoadHandler(getRuntime: () => Promise<Runtime<LoadClients>
       return {
         logger: deps.logger,
         bucket: runtime.config.PROCESSED_BUCKET,
-        process: (key) => loadObject({ key }, deps),
+        process: (key, delivery) => loadObject({ key, redelivered: delivery.receiveCount > 1 }, deps),
         onFailure: allFailureHooks(recordFailures(runtime, 'load'), backOffWaitingFacts(runtime)),
       };
     }),

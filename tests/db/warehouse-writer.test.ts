@@ -351,6 +351,24 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
     }
   });
 
+  it('takes the staged path at once for a redelivered fact object, which likely waits for a dimension row or is partly in', async () => {
+    // prepare
+    await loadPaymentDimensions();
+    const { recording, statements } = recordingPool();
+
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/again', dates: () => paymentDates, redelivered: true });
+
+      // assert
+      expect(outcome).toEqual({ status: 'applied', rowsApplied: 1 });
+      expect(statements.filter((text) => text.startsWith(`COPY ${star('fact_payment')}`) || text.includes('totes_copy_facts'))).toEqual([]);
+      expect(statements.filter((text) => text.startsWith('COPY "totes_staging"'))).toHaveLength(1);
+    } finally {
+      await recording.end();
+    }
+  });
+
   it('merges a fact file once its insert meets a version already loaded, and loads every other version once', async () => {
     // prepare: payment 4 is loaded already; the plain insert reaches it after 1–3
     await loadPaymentDimensions();

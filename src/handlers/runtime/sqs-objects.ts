@@ -9,7 +9,8 @@ export interface ObjectConsumer {
   readonly logger: Logger;
   /** The bucket notifications must come from; a record from any other bucket is an error. */
   readonly bucket: string;
-  readonly process: (key: string) => Promise<unknown>;
+  /** `delivery.receiveCount` is the message's receive count: above 1, an earlier attempt failed. */
+  readonly process: (key: string, delivery: { readonly receiveCount: number }) => Promise<unknown>;
   /** Called for each failed record before it is reported, e.g. to back off a retry. */
   readonly onFailure?: (record: SQSRecord, error: unknown) => Promise<void>;
 }
@@ -22,7 +23,7 @@ async function processRecord(record: SQSRecord, consumer: ObjectConsumer): Promi
       });
     }
     try {
-      await consumer.process(object.key);
+      await consumer.process(object.key, { receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1 });
     } catch (error) {
       // The key travels with the error so the failure log (and the DLQ listing) names the object.
       throw error instanceof TotesError && error.context.key ? error : new TotesError(`s3://${object.bucket}/${object.key}: ${describeError(error)}`, { context: { bucket: object.bucket, key: object.key }, retryable: error instanceof TotesError ? error.retryable : true, cause: error });

@@ -140,7 +140,13 @@ function describeMissing(missing: readonly MissingReference[]): string {
  * holds a bad value throws InvalidInputError and loads nothing. The file is read one row group
  * at a time, straight into the warehouse's COPY, so its rows are never all held at once.
  */
-export async function loadObject(input: { key: string }, deps: LoadDeps): Promise<LoadReport> {
+export interface LoadInput {
+  readonly key: string;
+  /** An earlier delivery of this object failed; see FactApplyMeta.redelivered. */
+  readonly redelivered?: boolean;
+}
+
+export async function loadObject(input: LoadInput, deps: LoadDeps): Promise<LoadReport> {
   const { key } = input;
   const processed = parseProcessedKey(key);
   if (!processed) {
@@ -149,10 +155,10 @@ export async function loadObject(input: { key: string }, deps: LoadDeps): Promis
   }
   const table = warehouseTable(processed.warehouseTable);
   // Each object in flight holds its file and a connection until its transaction ends.
-  return objectsInFlight(() => loadTable(key, table, deps));
+  return objectsInFlight(() => loadTable(input, table, deps));
 }
 
-async function loadTable(key: string, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
+async function loadTable({ key, redelivered = false }: LoadInput, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
   const logger = deps.logger.child({ key, table: table.name });
   const file = openObject(key, table, await deps.processed.getBytes(key));
 
@@ -160,7 +166,7 @@ async function loadTable(key: string, table: WarehouseTableDef, deps: LoadDeps):
   if (table.kind === 'fact') {
     const dates = datesReferredTo(parquetColumnsFor(table));
     const rows = validatedBatches(key, table, file, (batch) => dates.add(batch));
-    const outcome = await deps.warehouse.applyFacts(table, rows, { key, dates: () => dates.rows() });
+    const outcome = await deps.warehouse.applyFacts(table, rows, { key, dates: () => dates.rows(), redelivered });
     if (outcome.status === 'waiting') {
       throw new NotYetAvailableError(`${table.name} object ${key}: waiting for ${describeMissing(outcome.missing)}`, {
         stage: 'load',

@@ -35,6 +35,12 @@ export interface ApplyMeta {
 
 export interface FactApplyMeta extends ApplyMeta {
   /**
+   * An earlier delivery of this object failed (its message comes back): most likely it waits for
+   * a dimension row, or some of its rows are in already. A warehouse may then skip a path that
+   * only pays off when every row is new and every reference is there.
+   */
+  readonly redelivered?: boolean;
+  /**
    * dim_date rows for every date the facts refer to, inserted in the same transaction before the
    * facts. Complete only once the fact rows have been read to the end, so asked for after that.
    */

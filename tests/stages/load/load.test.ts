@@ -328,6 +328,26 @@ describe('loadObject', () => {
     expect(await count(pool, star('fact_sales_order'))).toBe(2);
   });
 
+  it('tells the warehouse whether a fact object comes back after a failed delivery', async () => {
+    // prepare
+    await loadAll(await putSalesDimensions());
+    const first = await putProcessed(store, 'fact_sales_order', [salesOrderRow(1, '2024-11-21 09:38:15.221234')]);
+    const again = await putProcessed(store, 'fact_sales_order', [salesOrderRow(2, '2024-11-21 09:38:15.221234')]);
+    const told: Array<boolean | undefined> = [];
+    const recording: LoadDeps = {
+      ...deps,
+      warehouse: { ...deps.warehouse, applyFacts: (table, rows, meta) => (told.push(meta.redelivered), deps.warehouse.applyFacts(table, rows, meta)) },
+    };
+
+    // act
+    await loadObject({ key: first }, recording);
+    await loadObject({ key: again, redelivered: true }, recording);
+
+    // assert
+    expect(told).toEqual([false, true]);
+    expect(await count(pool, star('fact_sales_order'))).toBe(2);
+  });
+
   it('rejects a corrupt Parquet file and loads nothing', async () => {
     // prepare
     const key = processedKey('dim_staff');
