@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ColumnDef, ColumnType } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
-import { dateToDays, daysToDate, timeToMicros } from '../parquet/codec';
+import { dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
 import type { RowBatch } from '../stages/load/ports';
 
 /**
@@ -29,7 +29,6 @@ const TRAILER = Buffer.from([0xff, 0xff]);
 const NUMERIC_NEGATIVE = 0x4000;
 /** 2000-01-01, PostgreSQL's epoch for dates and times, in days since 1970-01-01. */
 const POSTGRES_EPOCH_DAYS = 10_957;
-const MICROS_PER_DAY = 86_400_000_000n;
 
 type Encode = (out: BinaryRows, value: CellValue) => void;
 
@@ -46,7 +45,8 @@ function postgresDays(date: string): number {
   return days - POSTGRES_EPOCH_DAYS;
 }
 
-const MICROS_PER_DAY_NUMBER = 86_400_000_000;
+const MICROS_PER_DAY = 86_400_000_000;
+const MICROS_PER_DAY_BIGINT = BigInt(MICROS_PER_DAY);
 
 /** `HH:MM:SS[.ffffff]` → microseconds since midnight, up to 24:00:00, the last time PostgreSQL's time holds. */
 function microsOfDay(time: string): number {
@@ -57,7 +57,7 @@ function microsOfDay(time: string): number {
     throw new CopyValueError(`${JSON.stringify(time)} is not a time of day`);
   }
   // timeToMicros checks the digits; minutes and seconds must also stay below 60 (tens digit ≤ 5).
-  if (time.charCodeAt(3) > 0x35 || time.charCodeAt(6) > 0x35 || micros > MICROS_PER_DAY_NUMBER) {
+  if (time.charCodeAt(3) > 0x35 || time.charCodeAt(6) > 0x35 || micros > MICROS_PER_DAY) {
     throw new CopyValueError(`${JSON.stringify(time)} is not a time of day`);
   }
   return micros;
@@ -65,13 +65,9 @@ function microsOfDay(time: string): number {
 
 /** The decimal digits of `text` from `start` to `end` (at most 4: one numeric digit group) as a number. */
 function digitGroup(text: string, start: number, end: number): number {
-  let value = 0;
-  for (let index = start; index < end; index += 1) {
-    const digit = text.charCodeAt(index) - 0x30;
-    if (digit < 0 || digit > 9) throw new CopyValueError(`${JSON.stringify(text)} is not a decimal`);
-    value = value * 10 + digit;
-  }
-  return value;
+  const group = digitsAt(text, start, end - start);
+  if (Number.isNaN(group)) throw new CopyValueError(`${JSON.stringify(text)} is not a decimal`);
+  return group;
 }
 
 class BinaryRows {
@@ -227,7 +223,7 @@ function encoderFor(type: ColumnType): Encode {
         if (typeof value !== 'string') return refuse('a timestamp')(out, value);
         const space = value.indexOf(' ');
         if (space === -1) return refuse('a timestamp')(out, value);
-        out.bigInt64Field(BigInt(postgresDays(value.slice(0, space))) * MICROS_PER_DAY + BigInt(microsOfDay(value.slice(space + 1))));
+        out.bigInt64Field(BigInt(postgresDays(value.slice(0, space))) * MICROS_PER_DAY_BIGINT + BigInt(microsOfDay(value.slice(space + 1))));
       };
     case 'decimal':
       return (out, value) => (typeof value === 'string' ? out.numericField(value) : refuse('a decimal')(out, value));

@@ -102,7 +102,7 @@ export function daysFromCivil(year: number, month: number, day: number): number 
 const ZERO = 0x30;
 
 /** `length` ASCII digits of `value` at `at`, or NaN when one is not a digit. */
-function digitsAt(value: string, at: number, length: number): number {
+export function digitsAt(value: string, at: number, length: number): number {
   let result = 0;
   for (let index = at; index < at + length; index += 1) {
     const digit = value.charCodeAt(index) - ZERO;
@@ -129,7 +129,7 @@ export function daysToDate(days: number): string {
 
 const MICROS_PER_SECOND_NUMBER = 1_000_000;
 /** Powers of ten that pad a fraction of 0–6 digits to microseconds. */
-const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+export const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
 
 /**
  * "HH:MM:SS[.ffffff]" → microseconds since midnight, as a number: a day has fewer than 2^53 of

@@ -1,4 +1,4 @@
-import { daysFromCivil } from '../../parquet/codec';
+import { daysFromCivil, FRACTION_SCALE } from '../../parquet/codec';
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue } from '../../schemas/rows';
 
@@ -64,8 +64,6 @@ const DOT = 0x2e;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const MICROS_PER_SECOND = 1_000_000;
-/** Powers of ten for padding a fraction of 0–6 digits to microseconds. */
-const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
 /** What a fraction of n digits lacks to be microseconds (index n). */
 const FRACTION_PADDING = ['.000000', '00000', '0000', '000', '00', '0', ''];
 /** Digits an unscaled decimal may have and still be exact in a double (< 2^53). */
