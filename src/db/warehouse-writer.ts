@@ -49,26 +49,42 @@ interface DimensionKeys {
   readonly values: readonly CellValue[];
 }
 
+/** The foreign-key columns of a fact, grouped by the dimension they refer to. */
+interface ReferencedDimension {
+  readonly dimension: string;
+  /** The dimension's key column. */
+  readonly column: string;
+  readonly sqlType: string;
+  /** The fact columns that refer to it, with their positions in the columns given. */
+  readonly factColumns: ReadonlyArray<{ readonly name: string; readonly index: number }>;
+}
+
+function referencedDimensions(columns: readonly ColumnDef[]): ReferencedDimension[] {
+  const byDimension = new Map<string, { dimension: string; column: string; sqlType: string; factColumns: Array<{ name: string; index: number }> }>();
+  columns.forEach((column, index) => {
+    if (!column.references) return;
+    const { table, column: key } = column.references;
+    const target = byDimension.get(table) ?? { dimension: table, column: key, sqlType: sqlType(column), factColumns: [] };
+    target.factColumns.push({ name: column.name, index });
+    byDimension.set(table, target);
+  });
+  return [...byDimension.values()];
+}
+
 /** Gathers, as a fact object's batches pass on their way into COPY, the distinct keys each referenced dimension must hold. */
 class ReferencedKeys {
-  private readonly targets = new Map<string, { column: string; sqlType: string; columnIndexes: number[]; keys: Set<CellValue> }>();
+  private readonly targets: Array<ReferencedDimension & { readonly keys: Set<CellValue> }>;
 
   constructor(columns: readonly ColumnDef[]) {
-    columns.forEach((column, index) => {
-      if (!column.references) return;
-      const { table, column: key } = column.references;
-      const target = this.targets.get(table) ?? { column: key, sqlType: sqlType(column), columnIndexes: [], keys: new Set<CellValue>() };
-      target.columnIndexes.push(index);
-      this.targets.set(table, target);
-    });
+    this.targets = referencedDimensions(columns).map((target) => ({ ...target, keys: new Set<CellValue>() }));
   }
 
   gather(rows: RowBatches): AsyncIterable<RowBatch> {
-    const targets = [...this.targets.values()];
+    const targets = this.targets;
     return (async function* () {
       for await (const batch of rows) {
-        for (const { columnIndexes, keys } of targets) {
-          for (const index of columnIndexes) {
+        for (const { factColumns, keys } of targets) {
+          for (const { index } of factColumns) {
             const values = batch.values[index]!;
             for (let row = 0; row < batch.rowCount; row += 1) {
               const value = values[row];
@@ -83,7 +99,7 @@ class ReferencedKeys {
   }
 
   byDimension(): DimensionKeys[] {
-    return [...this.targets.entries()].map(([dimension, { column, sqlType: type, keys }]) => ({ dimension, column, sqlType: type, values: [...keys] }));
+    return this.targets.map(({ dimension, column, sqlType: type, keys }) => ({ dimension, column, sqlType: type, values: [...keys] }));
   }
 }
 
@@ -394,17 +410,10 @@ export class PgWarehouse implements Warehouse {
 
   /** Locks the referenced rows of each dimension; true when every referenced key was there. */
   private async lockReferencedRows(client: pg.PoolClient, table: FactDef): Promise<boolean> {
-    const factColumnsByTarget = new Map<string, { column: string; factColumns: string[] }>();
-    for (const column of table.columns) {
-      if (!column.references) continue;
-      const target = factColumnsByTarget.get(column.references.table) ?? { column: column.references.column, factColumns: [] };
-      target.factColumns.push(column.name);
-      factColumnsByTarget.set(column.references.table, target);
-    }
     let complete = true;
-    for (const [dimension, { column, factColumns }] of factColumnsByTarget) {
+    for (const { dimension, column, factColumns } of referencedDimensions(fileColumns(table))) {
       const key = quoteIdent(column);
-      const keys = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn)} AS id FROM ${STAGING}`).join(' UNION ALL ');
+      const keys = factColumns.map((factColumn) => `SELECT ${quoteIdent(factColumn.name)} AS id FROM ${STAGING}`).join(' UNION ALL ');
       const counted = await client.query<{ wanted: number; locked: number }>(
         `WITH wanted AS (SELECT DISTINCT id FROM (${keys}) AS referenced),
               locked AS (SELECT d.${key} FROM ${this.star(dimension)} d WHERE d.${key} IN (SELECT id FROM wanted) ORDER BY d.${key} FOR KEY SHARE OF d)
