@@ -25,6 +25,9 @@ import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
 const STAGING = quoteIdent('totes_staging');
 const STAGING_DATES = quoteIdent('totes_staging_dates');
 const UNIQUE_VIOLATION = '23505';
+/** Why a one-pass fact COPY gave way to the staged path. */
+const KNOWN_VERSIONS = 'known versions';
+const MISSING_REFERENCES = 'missing references';
 
 /** Staging uses byte order for versions: version strings compare like JavaScript strings, whatever the database collation. */
 function stagingColumnType(column: ColumnDef): string {
@@ -194,12 +197,14 @@ export class PgWarehouse implements Warehouse {
       const check = await this.referenceCheck(client);
       // A redelivered object most likely failed for a missing dimension row or rows already in,
       // and either would only roll the one-pass COPY back again.
+      let knownVersions = false;
       if (check === 'set-based' && meta.redelivered !== true) {
         const copied = await this.copyNewFacts(client, table, rows, meta);
-        if (copied !== undefined) {
+        if (typeof copied === 'number') {
           await this.logLoad(client, meta.key, table.name, rows.rowCount, copied);
           return { result: { status: 'applied', rowsApplied: copied }, commit: true };
         }
+        knownVersions = copied === KNOWN_VERSIONS;
       }
       const columns = fileColumns(table);
       await this.stage(client, STAGING, columns, rows);
@@ -215,7 +220,9 @@ export class PgWarehouse implements Warehouse {
       // including duplicates inside this file.
       const versionKey = table.versionKey.map(quoteIdent).join(', ');
       const insert = `INSERT INTO ${this.star(table.name)} (${names}) SELECT ${names} FROM ${STAGING} ORDER BY ${versionKey}`;
-      const rowsApplied = await this.insertNewElseMerge(client, insert, `${insert} ON CONFLICT (${versionKey}) DO NOTHING`);
+      const merge = `${insert} ON CONFLICT (${versionKey}) DO NOTHING`;
+      // The one-pass COPY already met a version that is in: a plain insert would only meet it again.
+      const rowsApplied = knownVersions ? ((await client.query(merge)).rowCount ?? 0) : await this.insertNewElseMerge(client, insert, merge);
       if (check === 'set-based') await client.query('SET LOCAL session_replication_role = origin');
       await this.logLoad(client, meta.key, table.name, rows.rowCount, rowsApplied);
       return { result: { status: 'applied', rowsApplied }, commit: true };
@@ -286,11 +293,11 @@ export class PgWarehouse implements Warehouse {
    *
    * Anything else (a version already loaded or repeated in the file, which the version key
    * refuses; a referenced row not there) rolls back to the savepoint, which also undoes the
-   * trigger setting, and returns undefined: the caller reads the object again and takes the
-   * staged path, which absorbs repeats and names what is missing. An invalid value fails the
+   * trigger setting, and says which of the two it was: the caller reads the object again and
+   * takes the staged path, which absorbs repeats and names what is missing. An invalid value fails the
    * load, as on the staged path.
    */
-  private async copyNewFacts(client: pg.PoolClient, table: FactDef, rows: RowBatches, meta: FactApplyMeta): Promise<number | undefined> {
+  private async copyNewFacts(client: pg.PoolClient, table: FactDef, rows: RowBatches, meta: FactApplyMeta): Promise<number | typeof KNOWN_VERSIONS | typeof MISSING_REFERENCES> {
     const columns = fileColumns(table);
     const references = new ReferencedKeys(columns);
     await client.query('SAVEPOINT totes_copy_facts');
@@ -304,11 +311,13 @@ export class PgWarehouse implements Warehouse {
         await client.query('RELEASE SAVEPOINT totes_copy_facts');
         return copy.rowCount;
       }
+      await client.query('ROLLBACK TO SAVEPOINT totes_copy_facts');
+      return MISSING_REFERENCES;
     } catch (error) {
       if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
     }
     await client.query('ROLLBACK TO SAVEPOINT totes_copy_facts');
-    return undefined;
+    return KNOWN_VERSIONS;
   }
 
   /** Locks the given keys of each dimension `FOR KEY SHARE`, in key order; true when every one of them was there. */

@@ -370,17 +370,24 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
   });
 
   it('merges a fact file once its insert meets a version already loaded, and loads every other version once', async () => {
-    // prepare: payment 4 is loaded already; the plain insert reaches it after 1–3
+    // prepare: payment 4 is loaded already; the one-pass COPY reaches it after 1–3
     await loadPaymentDimensions();
     await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(4, true)]), { key: 'fact_payment/earlier', dates: () => paymentDates });
+    const { recording, statements } = recordingPool();
 
-    // act
-    const outcome = await warehouse.applyFacts(factPayment, batches(factPayment, [1, 2, 3, 4, 5].map((id) => paymentRow(id, false))), { key: 'fact_payment/mixed', dates: () => paymentDates });
+    try {
+      // act
+      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [1, 2, 3, 4, 5].map((id) => paymentRow(id, false))), { key: 'fact_payment/mixed', dates: () => paymentDates });
 
-    // assert
-    expect(outcome).toEqual({ status: 'applied', rowsApplied: 4 });
-    const rows = await pool.query(`SELECT payment_id, count(*)::int AS versions FROM ${star('fact_payment')} GROUP BY payment_id ORDER BY payment_id`);
-    expect(rows.rows).toEqual([1, 2, 3, 4, 5].map((payment_id) => ({ payment_id, versions: 1 })));
+      // assert
+      expect(outcome).toEqual({ status: 'applied', rowsApplied: 4 });
+      const rows = await pool.query(`SELECT payment_id, count(*)::int AS versions FROM ${star('fact_payment')} GROUP BY payment_id ORDER BY payment_id`);
+      expect(rows.rows).toEqual([1, 2, 3, 4, 5].map((payment_id) => ({ payment_id, versions: 1 })));
+      // the COPY's savepoint is rolled back, and the merge runs without a second try of a plain insert
+      expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual(['ROLLBACK TO SAVEPOINT totes_copy_facts']);
+    } finally {
+      await recording.end();
+    }
   });
 });
 
