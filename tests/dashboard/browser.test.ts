@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardAwsClients } from '../../src/dashboard/aws';
@@ -11,7 +11,7 @@ import { openLocalEnvironment, type LocalEnvironment } from '../../src/local/env
 import { LocalPipeline } from '../../src/local/pipeline';
 import { seedTotesys } from '../../src/seed/seed';
 import { testAwsSettings, uniqueName } from '../support/aws';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { createTestDatabase, queryRows, type TestDatabase } from '../support/pg';
 
 /**
  * The page in a real browser on the demo's data (the real totesys snapshot, one pipeline tick):
@@ -30,14 +30,8 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
-async function query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: warehouse.url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
+function query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
+  return queryRows<T>(warehouse.url, sql, values);
 }
 
 /** The newest version of each order, found with a window function (the server uses DISTINCT ON). */

@@ -1,20 +1,10 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type RunningEmbeddedPostgres } from '../../src/local/embedded-postgres';
 import type { LogFields, Logger } from '../../src/stages/ports';
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
+import { queryRows } from '../support/pg';
 
 function recordingLogger(lines: { message: string; fields: LogFields }[]): Logger {
   const record = (message: string, fields: LogFields = {}) => lines.push({ message, fields });
@@ -40,15 +30,15 @@ describe('startEmbeddedPostgres', () => {
     const dataDir = join(workDir, 'pg');
     const firstLog: { message: string; fields: LogFields }[] = [];
     running = await startEmbeddedPostgres({ dataDir, logger: recordingLogger(firstLog) });
-    const [totesys] = await query(running.totesysUrl, 'SELECT current_database() AS name, 1 AS one');
-    const [warehouse] = await query(running.warehouseUrl, 'SELECT current_database() AS name, 1 AS one');
-    await query(running.totesysUrl, `CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)`);
+    const [totesys] = await queryRows(running.totesysUrl, 'SELECT current_database() AS name, 1 AS one');
+    const [warehouse] = await queryRows(running.warehouseUrl, 'SELECT current_database() AS name, 1 AS one');
+    await queryRows(running.totesysUrl, `CREATE TABLE kept (id int); INSERT INTO kept VALUES (42)`);
     await running.stop();
     running = undefined;
 
     const secondLog: { message: string; fields: LogFields }[] = [];
     running = await startEmbeddedPostgres({ dataDir, logger: recordingLogger(secondLog) });
-    const kept = await query(running.totesysUrl, 'SELECT id FROM kept');
+    const kept = await queryRows(running.totesysUrl, 'SELECT id FROM kept');
 
     expect(totesys).toEqual({ name: 'totesys', one: 1 });
     expect(warehouse).toEqual({ name: 'warehouse', one: 1 });
