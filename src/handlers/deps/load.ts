@@ -7,6 +7,7 @@ import { ensureWarehouseSchema } from '../../db/warehouse-ddl';
 import { createPgWarehouse } from '../../db/warehouse-writer';
 import { NotYetAvailableError } from '../../errors';
 import type { LoadDeps } from '../../stages/load';
+import { deliveryAttempt } from '../runtime/sqs-objects';
 import { databasePool } from './database';
 import { loggerFor, type RecordFailureHook, type Runtime } from './runtime';
 
@@ -41,7 +42,7 @@ export function backOffWaitingFacts(runtime: Runtime<Pick<AwsClients, 'sqs'>>): 
   const baseSeconds = runtime.config.LOAD_RETRY_BASE_SECONDS;
   return async (record: SQSRecord, error: unknown): Promise<void> => {
     if (!(error instanceof NotYetAvailableError) || !queueUrl) return;
-    const attempt = Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+    const attempt = deliveryAttempt(record);
     const delay = Math.min(baseSeconds * 2 ** (attempt - 1), 900);
     await runtime.clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: delay }));
   };

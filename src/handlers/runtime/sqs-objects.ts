@@ -15,6 +15,11 @@ export interface ObjectConsumer {
   readonly onFailure?: (record: SQSRecord, error: unknown) => Promise<void>;
 }
 
+/** Which delivery of its message a record is: 1 for the first, more once earlier attempts failed. */
+export function deliveryAttempt(record: SQSRecord): number {
+  return Math.max(1, Number(record.attributes.ApproximateReceiveCount) || 1);
+}
+
 async function processRecord(record: SQSRecord, consumer: ObjectConsumer): Promise<void> {
   for (const object of objectsInNotification(record.body)) {
     if (object.bucket !== consumer.bucket) {
@@ -23,7 +28,7 @@ async function processRecord(record: SQSRecord, consumer: ObjectConsumer): Promi
       });
     }
     try {
-      await consumer.process(object.key, { receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1 });
+      await consumer.process(object.key, { receiveCount: deliveryAttempt(record) });
     } catch (error) {
       // The key travels with the error so the failure log (and the DLQ listing) names the object.
       throw error instanceof TotesError && error.context.key ? error : new TotesError(`s3://${object.bucket}/${object.key}: ${describeError(error)}`, { context: { bucket: object.bucket, key: object.key }, retryable: error instanceof TotesError ? error.retryable : true, cause: error });
