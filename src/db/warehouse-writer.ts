@@ -320,13 +320,19 @@ export class PgWarehouse implements Warehouse {
     return KNOWN_VERSIONS;
   }
 
-  /** Locks the given keys of each dimension `FOR KEY SHARE`, in key order; true when every one of them was there. */
+  /**
+   * Locks the given keys of each dimension `FOR KEY SHARE`, in key order; true when every one of
+   * them was there. The keys reach the planner through a sub-select, so it plans for a few keys
+   * and probes the primary key once per key. Given the array itself, it estimates a 50,000-key
+   * object's share of the dimension and scans the whole dimension instead: 130–140 ms against
+   * 61–62 ms per 50,000 keys once dim_transaction holds 1.3 million rows, and growing with it.
+   */
   private async lockKeys(client: pg.PoolClient, keys: readonly DimensionKeys[]): Promise<boolean> {
     for (const { dimension, column, sqlType: type, values } of keys) {
       const key = quoteIdent(column);
       const counted = await client.query<{ locked: number }>(
         `SELECT count(*)::int AS locked FROM (
-           SELECT 1 FROM ${this.star(dimension)} d WHERE d.${key} = ANY($1::${type}[]) ORDER BY d.${key} FOR KEY SHARE OF d
+           SELECT 1 FROM ${this.star(dimension)} d WHERE d.${key} = ANY((SELECT $1::${type}[])::${type}[]) ORDER BY d.${key} FOR KEY SHARE OF d
          ) AS locked`,
         [values],
       );
