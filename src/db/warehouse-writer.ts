@@ -9,7 +9,7 @@ import { type DimensionDef, type FactDef, type WarehouseTableDef, SOURCE_VERSION
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
 import { rowBatchesOf } from '../stages/load/row-batches';
 import { binaryCopyStream, CopyValueError } from './warehouse-copy';
-import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType } from './warehouse-ddl';
+import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType, versionTableName } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
 
 /**
@@ -242,11 +242,11 @@ export class PgWarehouse implements Warehouse {
         .filter((column) => !table.primaryKey.includes(column.name))
         .map((column) => `${quoteIdent(column.name)} = EXCLUDED.${quoteIdent(column.name)}`)
         .join(', ');
-      const versionTable = this.bookkeeping('dimension_version');
+      const versionTable = this.bookkeeping(versionTableName(table));
       // Ids the warehouse has never seen: their version rows and dimension rows go in as they are.
       const insertNew = `WITH versions AS (
-           INSERT INTO ${versionTable} ("table_name", "natural_id", "version")
-           SELECT $1, ${key}::text, ${version} FROM ${STAGING} ORDER BY ${key}
+           INSERT INTO ${versionTable} ("natural_id", "version")
+           SELECT ${key}, ${version} FROM ${STAGING} ORDER BY ${key}
          )
          INSERT INTO ${this.star(table.name)} (${names}) SELECT ${names} FROM ${STAGING} ORDER BY ${key}`;
       // Otherwise the version row is the arbiter: its ON CONFLICT takes a row lock, so concurrent
@@ -257,18 +257,18 @@ export class PgWarehouse implements Warehouse {
       const merge = `WITH newest AS (
            SELECT DISTINCT ON (${key}) * FROM ${STAGING} ORDER BY ${key}, ${version} DESC
          ), accepted AS (
-           INSERT INTO ${versionTable} AS applied ("table_name", "natural_id", "version")
-           SELECT $1, ${key}::text, ${version} FROM newest ORDER BY ${key}
-           ON CONFLICT ("table_name", "natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
+           INSERT INTO ${versionTable} AS applied ("natural_id", "version")
+           SELECT ${key}, ${version} FROM newest ORDER BY ${key}
+           ON CONFLICT ("natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
              WHERE applied."version" COLLATE "C" < EXCLUDED."version" COLLATE "C"
            RETURNING "natural_id"
          )
          INSERT INTO ${this.star(table.name)} (${names})
          SELECT ${starColumns.map((column) => `newest.${quoteIdent(column.name)}`).join(', ')}
-           FROM newest JOIN accepted ON accepted."natural_id" = newest.${key}::text
+           FROM newest JOIN accepted ON accepted."natural_id" = newest.${key}
           ORDER BY newest.${key}
          ON CONFLICT (${key}) DO UPDATE SET ${updates}`;
-      const rowsApplied = await this.insertNewElseMerge(client, insertNew, merge, [table.name]);
+      const rowsApplied = await this.insertNewElseMerge(client, insertNew, merge);
       await this.logLoad(client, meta.key, table.name, rows.rowCount, rowsApplied);
       return { result: { rowsApplied }, commit: true };
     });
@@ -351,17 +351,17 @@ export class PgWarehouse implements Warehouse {
    * same ids trips the violation when the insert reaches the first such row, and takes the merge;
    * the savepoint keeps the rows inserted before it from counting twice.
    */
-  private async insertNewElseMerge(client: pg.PoolClient, insertNew: string, merge: string, values: unknown[] = []): Promise<number> {
+  private async insertNewElseMerge(client: pg.PoolClient, insertNew: string, merge: string): Promise<number> {
     await client.query('SAVEPOINT totes_insert_new');
     try {
-      const inserted = await client.query(insertNew, values);
+      const inserted = await client.query(insertNew);
       await client.query('RELEASE SAVEPOINT totes_insert_new');
       return inserted.rowCount ?? 0;
     } catch (error) {
       if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
       await client.query('ROLLBACK TO SAVEPOINT totes_insert_new');
     }
-    const merged = await client.query(merge, values);
+    const merged = await client.query(merge);
     return merged.rowCount ?? 0;
   }
 

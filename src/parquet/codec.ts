@@ -2,7 +2,7 @@ import type { SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { type ColumnDef, type ColumnType, text } from '../schemas/columns';
 import type { CellValue, Row } from '../schemas/rows';
-import { SOURCE_VERSION_COLUMN, fileColumns, type WarehouseTableDef } from '../schemas/warehouse';
+import { SOURCE_VERSION_COLUMN, fileColumns, isVersionedDimension, type WarehouseTableDef } from '../schemas/warehouse';
 
 /**
  * Parquet encoding of warehouse rows, derived from the column types in src/schemas.
@@ -24,7 +24,7 @@ import { SOURCE_VERSION_COLUMN, fileColumns, type WarehouseTableDef } from '../s
 /** The columns a table's Parquet files carry: its file columns, plus the source version for dimensions. */
 export function parquetColumnsFor(table: WarehouseTableDef): ColumnDef[] {
   const columns = fileColumns(table);
-  if (table.kind === 'dimension' && table.name !== 'dim_date') return [...columns, text(SOURCE_VERSION_COLUMN)];
+  if (isVersionedDimension(table)) return [...columns, text(SOURCE_VERSION_COLUMN)];
   return columns;
 }
 

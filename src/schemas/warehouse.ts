@@ -168,3 +168,13 @@ export function fileColumns(table: TableDef): ColumnDef[] {
  * and stores it in the `totes` schema, never in the dimension itself.
  */
 export const SOURCE_VERSION_COLUMN = '_source_version';
+
+/**
+ * Whether a table keeps only the newest version of each row, arbitrated by the source version:
+ * every dimension but dim_date, whose rows are derived from the date alone and never change.
+ */
+export function isVersionedDimension(table: WarehouseTableDef): table is DimensionDef {
+  return table.kind === 'dimension' && table.name !== dimDate.name;
+}
+
+export const versionedDimensions: readonly DimensionDef[] = warehouseTables.filter(isVersionedDimension);

@@ -158,7 +158,10 @@ describe('ensureWarehouseSchema', () => {
     );
 
     // assert
-    expect(tables.rows.map((row) => row.table_name)).toEqual(['dimension_version', 'load_log']);
+    expect(tables.rows.map((row) => row.table_name)).toEqual([
+      'dim_counterparty_version', 'dim_currency_version', 'dim_design_version', 'dim_location_version',
+      'dim_payment_type_version', 'dim_staff_version', 'dim_transaction_version', 'load_log',
+    ]);
   });
 
   it('changes nothing when run again, even by several processes at once', async () => {
@@ -186,7 +189,7 @@ describe('ensureWarehouseSchema', () => {
       const count = await freshPool.query<{ count: string }>(
         `SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('public', 'totes')`,
       );
-      expect(Number(count.rows[0]?.count)).toBe(13);
+      expect(Number(count.rows[0]?.count)).toBe(19);
     } finally {
       await freshPool.end();
       await fresh.drop();
@@ -208,6 +211,40 @@ describe('ensureWarehouseSchema', () => {
     expect(constraint.rowCount).toBe(1);
   });
 
+  it('moves the versions of the single version table of earlier releases into the per-dimension tables, and drops it', async () => {
+    // prepare: a warehouse as earlier releases left it, versions keyed by table name and the id as text
+    const earlier = await createTestDatabase('totes_ddl_legacy');
+    const earlierPool = new pg.Pool({ connectionString: earlier.url, max: 2 });
+    try {
+      await ensureWarehouseSchema(earlierPool);
+      await earlierPool.query('DROP TABLE totes.dim_staff_version, totes.dim_transaction_version');
+      await earlierPool.query(`CREATE TABLE totes.dimension_version (
+        "table_name" varchar NOT NULL, "natural_id" varchar NOT NULL, "version" varchar COLLATE "C" NOT NULL,
+        "updated_at" timestamptz NOT NULL DEFAULT now(), CONSTRAINT "dimension_version_pkey" PRIMARY KEY ("table_name", "natural_id"))`);
+      await earlierPool.query(`INSERT INTO totes.dimension_version ("table_name", "natural_id", "version", "updated_at") VALUES
+        ('dim_staff', '10', '2024-01-02 00:00:00.000000', '2024-01-03T00:00:00Z'),
+        ('dim_staff', '9', '2024-01-01 00:00:00.000000', '2024-01-03T00:00:00Z'),
+        ('dim_transaction', '10', '2024-02-01 00:00:00.000000', '2024-02-02T00:00:00Z')`);
+
+      // act
+      await ensureWarehouseSchema(earlierPool);
+
+      // assert
+      const staff = await earlierPool.query('SELECT natural_id, version, updated_at FROM totes.dim_staff_version ORDER BY natural_id');
+      expect(staff.rows).toEqual([
+        { natural_id: 9, version: '2024-01-01 00:00:00.000000', updated_at: new Date('2024-01-03T00:00:00Z') },
+        { natural_id: 10, version: '2024-01-02 00:00:00.000000', updated_at: new Date('2024-01-03T00:00:00Z') },
+      ]);
+      const transactions = await earlierPool.query('SELECT natural_id, version FROM totes.dim_transaction_version');
+      expect(transactions.rows).toEqual([{ natural_id: 10, version: '2024-02-01 00:00:00.000000' }]);
+      const legacy = await earlierPool.query(`SELECT to_regclass('totes.dimension_version') AS present`);
+      expect(legacy.rows).toEqual([{ present: null }]);
+    } finally {
+      await earlierPool.end();
+      await earlier.drop();
+    }
+  });
+
   it('creates the star tables in a configurable schema', async () => {
     // prepare
     const names = { schema: 'analytics', bookkeepingSchema: 'analytics_totes' };
@@ -222,7 +259,7 @@ describe('ensureWarehouseSchema', () => {
     );
     expect(count.rows).toEqual([
       { table_schema: 'analytics', count: '11' },
-      { table_schema: 'analytics_totes', count: '2' },
+      { table_schema: 'analytics_totes', count: '8' },
     ]);
   });
 });

@@ -322,9 +322,9 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
       expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toHaveLength(1);
       const rows = await pool.query(`SELECT payment_type_id, payment_type_name FROM ${star('dim_payment_type')} ORDER BY 1`);
       expect(rows.rows.map((row: { payment_type_name: string }) => row.payment_type_name)).toEqual(['ONE', 'TWO', 'THREE', 'FOUR', 'FIVE NEWER']);
-      const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dimension_version WHERE table_name = 'dim_payment_type' ORDER BY natural_id`);
+      const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dim_payment_type_version ORDER BY natural_id`);
       expect(versions.rows).toEqual([
-        { natural_id: '1', version: V1 }, { natural_id: '2', version: V1 }, { natural_id: '3', version: V1 }, { natural_id: '4', version: V1 }, { natural_id: '5', version: newer },
+        { natural_id: 1, version: V1 }, { natural_id: 2, version: V1 }, { natural_id: 3, version: V1 }, { natural_id: 4, version: V1 }, { natural_id: 5, version: newer },
       ]);
     } finally {
       await recording.end();

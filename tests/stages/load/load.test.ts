@@ -159,8 +159,8 @@ describe('loadObject', () => {
       { staff_id: 1, location: 'Liverpool', last_name: 'Last1' },
       { staff_id: 2, location: 'Manchester', last_name: 'Newest' },
     ]);
-    const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dimension_version ORDER BY natural_id`);
-    expect(versions.rows).toEqual([{ natural_id: '1', version: V2 }, { natural_id: '2', version: V3 }]);
+    const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dim_staff_version ORDER BY natural_id`);
+    expect(versions.rows).toEqual([{ natural_id: 1, version: V2 }, { natural_id: 2, version: V3 }]);
   });
 
   it('updates a dimension row when a newer version arrives', async () => {
