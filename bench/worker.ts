@@ -38,9 +38,16 @@ export interface WorkerSpec {
 
 export interface WorkerResult {
   readonly stage: BenchStage;
-  /** Epoch ms when the work began (after module load) and ended. */
+  /** Epoch ms when the work began (after module load) and when the process was done. */
   readonly startedAt: number;
   readonly finishedAt: number;
+  /**
+   * Epoch ms when the last invocation that had work returned (extract: its one invocation): its
+   * rows were in the warehouse or bucket then. What follows it until finishedAt is the local
+   * event-source runtime finding the queue empty (a long poll of up to 1 s, then asking whether
+   * the producer has finished), which is not pipeline work: no Lambda waits for that.
+   */
+  readonly lastWorkAt: number;
   /** Rows this worker moved: extracted rows, CSV rows transformed, Parquet rows loaded. */
   readonly rows: number;
   /** Sales orders among them (extract: sales_order rows; transform/load: fact_sales_order rows). */
@@ -97,12 +104,14 @@ async function main(): Promise<void> {
   });
   const runtime: Runtime = { config: spec.config, aws: spec.aws, clients: createAwsClients(spec.aws), logger };
   const startedAt = Date.now();
+  let lastWorkAt = startedAt;
   const cpuAtStart = process.cpuUsage();
 
   if (spec.stage === 'extract') {
     const handler = createExtractHandler(onFirstUse(async () => extractRuntime(runtime)));
     const report = await handler(scheduledEvent(spec.aws.region), lambdaContext({ functionName: spec.functionName, timeoutMs: spec.timeoutMs, region: spec.aws.region }));
     counts.invocations = 1;
+    lastWorkAt = Date.now();
     for (const table of report.tables) {
       counts.rows += table.rows;
       counts.objects += table.objects.length;
@@ -113,6 +122,7 @@ async function main(): Promise<void> {
     const handler: SqsHandler = async (event: SQSEvent, context: Context) => {
       counts.invocations += 1;
       const response = (await inner(event, context)) as { batchItemFailures?: unknown[] } | undefined;
+      lastWorkAt = Date.now();
       const failures = response?.batchItemFailures?.length ?? 0;
       counts.objects += event.Records.length - failures;
       counts.failedAttempts += failures;
@@ -123,7 +133,7 @@ async function main(): Promise<void> {
       { timeoutMs: spec.timeoutMs, concurrency: 1, ...(spec.upstreamDoneFile ? { upstreamDone: () => existsSync(spec.upstreamDoneFile!) } : {}) },
     );
   }
-  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: cpuSeconds(process.cpuUsage(cpuAtStart)) };
+  const result: WorkerResult = { stage: spec.stage, startedAt, finishedAt: Date.now(), lastWorkAt, ...counts, rowsByKey, peakRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: cpuSeconds(process.cpuUsage(cpuAtStart)) };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
