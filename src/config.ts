@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { defaultExtractSettings } from './stages/extract/settings';
 
 /**
  * Environment configuration, validated once. Handlers read the deployed resource names that
@@ -19,8 +20,8 @@ const HandlerEnv = z.object({
   FAILURES_TABLE: z.string().default(''),
   TOTESYS_SECRET_ID: z.string().min(1),
   WAREHOUSE_SECRET_ID: z.string().min(1),
-  LATE_COMMIT_WINDOW_SECONDS: positiveInt(900),
-  MAX_ROWS_PER_OBJECT: positiveInt(50_000),
+  LATE_COMMIT_WINDOW_SECONDS: positiveInt(defaultExtractSettings.lateCommitWindowSeconds),
+  MAX_ROWS_PER_OBJECT: positiveInt(defaultExtractSettings.maxRowsPerObject),
   EXTRACT_LEASE_SECONDS: positiveInt(900),
   LOG_LEVEL: z
     .string()

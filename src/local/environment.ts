@@ -88,8 +88,8 @@ export async function openLocalEnvironment(options: LocalEnvironmentOptions): Pr
     });
     const config = handlerConfig({
       ...handlerEnvironment(outputs, {
-        lateCommitWindowSeconds: options.lateCommitWindowSeconds ?? 900,
-        maxRowsPerObject: options.maxRowsPerObject ?? 50_000,
+        ...(options.lateCommitWindowSeconds === undefined ? {} : { lateCommitWindowSeconds: options.lateCommitWindowSeconds }),
+        ...(options.maxRowsPerObject === undefined ? {} : { maxRowsPerObject: options.maxRowsPerObject }),
       }),
       LOAD_RETRY_BASE_SECONDS: '1',
     });

@@ -26,6 +26,7 @@ import {
 import type { AwsClients } from '../aws/clients';
 import type { DbCredentials } from '../db/credentials';
 import { TotesError } from '../errors';
+import { defaultExtractSettings } from '../stages/extract/settings';
 import { bucketModel, loadStackModel, queueModel, tableModel, type BucketModel, type QueueModel, type StackModel, type TableModel } from './stack-model';
 
 export interface ProvisionOptions {
@@ -128,8 +129,8 @@ export function handlerEnvironment(
     WAREHOUSE_SECRET_ID: outputs.warehouseSecretId,
     TRANSFORM_QUEUE_URL: outputs.transformQueueUrl,
     LOAD_QUEUE_URL: outputs.loadQueueUrl,
-    LATE_COMMIT_WINDOW_SECONDS: String(settings.lateCommitWindowSeconds ?? 900),
-    MAX_ROWS_PER_OBJECT: String(settings.maxRowsPerObject ?? 50000),
+    LATE_COMMIT_WINDOW_SECONDS: String(settings.lateCommitWindowSeconds ?? defaultExtractSettings.lateCommitWindowSeconds),
+    MAX_ROWS_PER_OBJECT: String(settings.maxRowsPerObject ?? defaultExtractSettings.maxRowsPerObject),
     LOG_LEVEL: settings.logLevel ?? 'INFO',
     DB_TLS: String(settings.dbTls ?? false),
     TOTES_STAGE: outputs.stage,

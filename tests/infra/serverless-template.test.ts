@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackModel, stackDefinition } from '../../src/local/stack-model';
 import { sourceTableNames } from '../../src/schemas/source';
 import { warehouseTableNames } from '../../src/schemas/warehouse';
+import { defaultExtractSettings } from '../../src/stages/extract/settings';
 import { isWildcardResource, resourcesOfType, roleStatements, templateProblems, type Resource, type Template } from './template-checks';
 
 const run = promisify(execFile);
@@ -68,6 +69,9 @@ describe('serverless package', () => {
         'TRANSFORM_QUEUE_URL', 'LOAD_QUEUE_URL', 'LATE_COMMIT_WINDOW_SECONDS', 'MAX_ROWS_PER_OBJECT', 'LOG_LEVEL', 'DB_TLS',
       ]));
       expect(variables.TOTESYS_SECRET_ID).toBe(`totes/${STAGE}/totesys`);
+      // The deployment's defaults (serverless.yml, infra/stack.cjs) are the extract's own.
+      expect(variables.LATE_COMMIT_WINDOW_SECONDS).toBe(String(defaultExtractSettings.lateCommitWindowSeconds));
+      expect(variables.MAX_ROWS_PER_OBJECT).toBe(String(defaultExtractSettings.maxRowsPerObject));
       // The heap budget the bench measures each stage with, below the function's memory.
       expect(variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${stackDefinition.functionSettings[id].heapMb}`);
       expect(stackDefinition.functionSettings[id].heapMb).toBeLessThan(fn.MemorySize as number);

@@ -6,35 +6,13 @@ import { isSourceTableName, sourceTableNames, type SourceTableName } from '../..
 import type { Clock, Logger, ObjectStore } from '../ports';
 import { createInFlightLimit } from '../shared/in-flight';
 import type { RowVersion, SourceReader, TableStatus, WatermarkState, WatermarkStore } from './ports';
+import { type ExtractSettings, defaultExtractSettings } from './settings';
 import { laterOf, secondsBefore, versionsToRemember } from './window';
 
 export type * from './ports';
 export { WatermarkConflictError } from './ports';
 
-export interface ExtractSettings {
-  /** How far behind the watermark a late-committing row is still captured. */
-  readonly lateCommitWindowSeconds: number;
-  readonly maxRowsPerObject: number;
-  /** Must exceed the Lambda timeout, so a lease never expires under a run that is still working. */
-  readonly leaseSeconds: number;
-  /** Cap on remembered versions per table (default 5,000, which keeps the item far below 400 KB). */
-  readonly maxRecentVersions?: number;
-  /**
-   * Tables read at once, each on its own connection (default 2, the source pool's size). Two
-   * read-only snapshots are a light load for the OLTP source, and they keep both PostgreSQL's
-   * COPY and the uploads busy: an initial load of 1,000,000 sales orders spends most of its time
-   * in four big tables.
-   */
-  readonly tablesAtOnce?: number;
-}
-
-export const defaultExtractSettings: Required<ExtractSettings> = {
-  lateCommitWindowSeconds: 15 * 60,
-  maxRowsPerObject: 50_000,
-  leaseSeconds: 20 * 60,
-  maxRecentVersions: 5_000,
-  tablesAtOnce: 2,
-};
+export { type ExtractSettings, defaultExtractSettings } from './settings';
 
 /**
  * Objects of one table uploading while the next chunk is read. A chunk is read whole (at most
