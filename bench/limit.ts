@@ -8,7 +8,17 @@ export interface LimitResult {
   readonly rows: number;
   readonly seconds: number;
   readonly rowsPerS: number;
+  /** Rows per second of every attempt, in order; the figure above is the fastest. */
+  readonly attemptsRowsPerS: readonly number[];
 }
+
+/**
+ * How often the limit's COPY runs; the fastest counts. One run of about two seconds moved
+ * between 479,000 and 589,000 rows/s at 1,000,000 sales orders on the same machine, enough to
+ * turn a ratio target from met to missed: the limit is the best the machine can do, so the best
+ * of several is its measure.
+ */
+export const LIMIT_ATTEMPTS = 3;
 
 /**
  * The physical limit of moving sales orders between the two databases on this machine: PostgreSQL
@@ -16,7 +26,14 @@ export interface LimitResult {
  * table with the same columns in the warehouse database. No pipeline stage can beat it: each one
  * does at least this I/O and adds parsing, S3 and conversion on top.
  */
-export async function measureLimit(totesysUrl: string, warehouseUrl: string): Promise<LimitResult> {
+export async function measureLimit(totesysUrl: string, warehouseUrl: string, attempts = LIMIT_ATTEMPTS): Promise<LimitResult> {
+  const results: Array<{ rows: number; seconds: number; rowsPerS: number }> = [];
+  for (let attempt = 0; attempt < attempts; attempt += 1) results.push(await copyOnce(totesysUrl, warehouseUrl));
+  const fastest = results.reduce((best, result) => (result.rowsPerS > best.rowsPerS ? result : best));
+  return { ...fastest, attemptsRowsPerS: results.map((result) => result.rowsPerS) };
+}
+
+async function copyOnce(totesysUrl: string, warehouseUrl: string): Promise<{ rows: number; seconds: number; rowsPerS: number }> {
   const source = new pg.Client({ connectionString: totesysUrl });
   const target = new pg.Client({ connectionString: warehouseUrl });
   await source.connect();
