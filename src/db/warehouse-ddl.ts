@@ -106,6 +106,13 @@ export function versionTableName(dimension: DimensionDef): string {
   return name(`${dimension.name}_version`);
 }
 
+/** The SQL type of a dimension's key, which its version table's natural_id shares. */
+function naturalIdType(dimension: DimensionDef): string {
+  const key = dimension.columns.find((column) => column.name === dimension.primaryKey[0]);
+  if (!key || dimension.primaryKey.length !== 1) throw new Error(`${dimension.name} must have a single-column primary key`);
+  return sqlType(key);
+}
+
 /**
  * One version table per dimension, keyed by the dimension's own key type. The single table that
  * earlier versions kept for all dimensions (LEGACY_VERSION_TABLE) keyed rows by table name and the
@@ -114,10 +121,8 @@ export function versionTableName(dimension: DimensionDef): string {
  * 400,000 dim_transaction rows, the version rows took 1.14 s there and 0.56 s here.
  */
 function versionTable(bookkeeping: string, dimension: DimensionDef): string {
-  const key = dimension.columns.find((column) => column.name === dimension.primaryKey[0]);
-  if (!key || dimension.primaryKey.length !== 1) throw new Error(`${dimension.name} must have a single-column primary key`);
   return `CREATE TABLE IF NOT EXISTS ${qualified(bookkeeping, versionTableName(dimension))} (
-  "natural_id" ${sqlType(key)} NOT NULL,
+  "natural_id" ${naturalIdType(dimension)} NOT NULL,
   "version" varchar COLLATE "C" NOT NULL,
   "updated_at" timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT ${quoteIdent(name(`${dimension.name}_version_pkey`))} PRIMARY KEY ("natural_id")
@@ -157,10 +162,9 @@ async function migrateLegacyVersions(client: pg.ClientBase, bookkeeping: string)
   const source = qualified(bookkeeping, LEGACY_VERSION_TABLE);
   await client.query(`LOCK TABLE ${source} IN ACCESS EXCLUSIVE MODE`);
   for (const dimension of versionedDimensions) {
-    const key = dimension.columns.find((column) => column.name === dimension.primaryKey[0])!;
     await client.query(
       `INSERT INTO ${qualified(bookkeeping, versionTableName(dimension))} AS applied ("natural_id", "version", "updated_at")
-       SELECT "natural_id"::${sqlType(key)}, "version", "updated_at" FROM ${source} WHERE "table_name" = $1
+       SELECT "natural_id"::${naturalIdType(dimension)}, "version", "updated_at" FROM ${source} WHERE "table_name" = $1
        ON CONFLICT ("natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = EXCLUDED."updated_at"
          WHERE applied."version" < EXCLUDED."version"`,
       [dimension.name],
