@@ -93,14 +93,18 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
 
   // Keyset chunk boundaries: the (last_updated, id) of every maxRowsPerChunk-th row and of the
   // last one. Only the boundaries leave the server, so memory stays flat whatever the volume.
+  // The last row is the one with nothing after it (lead), not the one whose number is the count:
+  // a count over the whole window made the server hold every changed row before the first
+  // result, spilling to disk for a big table; row_number and lead look one row ahead.
   const boundaries = (
     await sourceQuery<{ n: number; id: number; last_updated: string }>(
       client,
       table,
       `SELECT n::int AS n, id, last_updated::text AS last_updated FROM (
-         SELECT ${id} AS id, t.last_updated, row_number() OVER (ORDER BY t.last_updated, ${id}) AS n, count(*) OVER () AS total
-         FROM ${changed}) AS ranked
-       WHERE n % $1 = 0 OR n = total ORDER BY n`,
+         SELECT ${id} AS id, t.last_updated, row_number() OVER ordered AS n, lead(true) OVER ordered IS NULL AS last
+         FROM ${changed}
+         WINDOW ordered AS (ORDER BY t.last_updated, ${id})) AS ranked
+       WHERE n % $1 = 0 OR last ORDER BY n`,
       [query.maxRowsPerChunk],
     )
   ).map((row): ChunkBoundary => ({ n: row.n, id: row.id, lastUpdated: normaliseSourceTimestamp(row.last_updated) }));
