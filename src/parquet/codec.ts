@@ -290,6 +290,21 @@ export interface ParquetEncoder {
   finish(): Uint8Array;
 }
 
+/**
+ * How each column chunk is written, by its physical type. Measured on 50,000-row objects
+ * (transform CPU per object, warm, three alternating runs; file size):
+ * - Statistics (min/max per chunk) only for INT32 columns, ids and dates: what a reader of the
+ *   processed bucket would prune row groups by. The load reads none, and the writer's generic
+ *   comparison made them cost about a tenth of the transform for times, money and text.
+ * - Snappy only for text. The numbers are already dictionary- or RLE-encoded, and Snappy on top
+ *   of them saved 8% of a sales file's bytes and 15% of a payment file's, for about a fifth of the
+ *   transform's CPU; on text (dim_transaction's version strings) it halves the file.
+ * Together: sales_order 145-168 -> 110-119 ms, payment 144-156 -> 94-96 ms per object.
+ */
+function chunkOptions(element: SchemaElement): { statistics: boolean; codec: 'SNAPPY' | 'UNCOMPRESSED' } {
+  return { statistics: element.type === 'INT32', codec: element.type === 'BYTE_ARRAY' ? 'SNAPPY' : 'UNCOMPRESSED' };
+}
+
 /** An incremental encoder: rows go in batches, each becoming row groups, so peak memory follows the batch size. */
 export function createParquetEncoder(columns: readonly ColumnDef[], options: { rowGroupSize?: number } = {}): ParquetEncoder {
   const writer = new ByteWriter();
@@ -299,12 +314,13 @@ export function createParquetEncoder(columns: readonly ColumnDef[], options: { r
   let rowCount = 0;
   // The row group being filled, column by column.
   const pending = columns.map((column) => new ColumnBuffer(column, rowGroupSize));
+  const chunks = schema.slice(1).map(chunkOptions);
   let pendingRows = 0;
   const flushPending = () => {
     if (pendingRows === 0) return;
     const data = pending.map((buffer, index) => {
       const column = columns[index]!;
-      return { name: column.name, data: buffer.take(), nullable: column.nullable };
+      return { name: column.name, data: buffer.take(), nullable: column.nullable, ...chunks[index] };
     });
     // Typed as the library's ColumnSource; values are physical here.
     void parquet.write({ columnData: data as never, rowGroupSize });

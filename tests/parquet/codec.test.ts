@@ -44,6 +44,28 @@ async function readWithDuckDb(bytes: Uint8Array, sql: string) {
 }
 
 describe('parquet codec', () => {
+  it('keeps statistics for ids and dates and compresses only text, as an independent reader sees', async () => {
+    const bytes = encodeParquet(parquetColumnsFor(dimLocation), [
+      { location_id: 1, address_line_1: '6826 Herzog Via', address_line_2: null, district: 'Avon', city: 'New Patienceburgh', postal_code: '28441', country: 'Turkey', phone: '1803 637401', _source_version: '2022-11-03 14:20:49.962000' },
+    ]);
+
+    const chunks = await readWithDuckDb(
+      bytes,
+      `select path_in_schema as col, compression, stats_min_value is not null as has_stats from parquet_metadata($file) order by column_id`,
+    );
+
+    expect(chunks).toEqual([
+      { col: 'location_id', compression: 'UNCOMPRESSED', has_stats: true },
+      ...['address_line_1', 'address_line_2', 'district', 'city', 'postal_code', 'country', 'phone', '_source_version'].map((col) => ({ col, compression: 'SNAPPY', has_stats: false })),
+    ]);
+    const factChunks = await readWithDuckDb(
+      encodeParquet(parquetColumnsFor(factSalesOrder), [salesOrder]),
+      `select path_in_schema as col, compression, stats_min_value is not null as has_stats from parquet_metadata($file) order by column_id`,
+    );
+    const withoutStats = new Set(['created_time', 'last_updated_time', 'unit_price']);
+    expect(factChunks).toEqual(parquetColumnsFor(factSalesOrder).map(({ name }) => ({ col: name, compression: 'UNCOMPRESSED', has_stats: !withoutStats.has(name) })));
+  });
+
   it('writes exact money, dates and sub-second times that an independent reader sees as such', async () => {
     const bytes = encodeParquet(parquetColumnsFor(factSalesOrder), [salesOrder, { ...salesOrder, sales_order_id: 3, unit_price: '0.01' }]);
 
