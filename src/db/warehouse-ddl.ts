@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { quoteIdent } from '../schemas/columns';
-import { type DimensionDef, type WarehouseTableDef, dimDate, versionedDimensions, warehouseTables } from '../schemas/warehouse';
+import { type DimensionDef, type WarehouseTableDef, dimDate, singleKeyColumn, versionedDimensions, warehouseTables } from '../schemas/warehouse';
 import { TotesError } from '../errors';
 import { isTransientPgError } from './warehouse-pg-errors';
 import { columnSqlType } from './sql-types';
@@ -108,9 +108,7 @@ export function versionTableName(dimension: DimensionDef): string {
 
 /** The SQL type of a dimension's key, which its version table's natural_id shares. */
 function naturalIdType(dimension: DimensionDef): string {
-  const key = dimension.columns.find((column) => column.name === dimension.primaryKey[0]);
-  if (!key || dimension.primaryKey.length !== 1) throw new Error(`${dimension.name} must have a single-column primary key`);
-  return sqlType(key);
+  return sqlType(singleKeyColumn(dimension));
 }
 
 /**

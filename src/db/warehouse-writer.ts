@@ -5,7 +5,7 @@ import { InvalidInputError, NotYetAvailableError, TotesError, type ErrorContext 
 import { parquetColumnsFor } from '../parquet/codec';
 import { type ColumnDef, quoteIdent } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
-import { type DimensionDef, type FactDef, type WarehouseTableDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns } from '../schemas/warehouse';
+import { type DimensionDef, type FactDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns, singleKeyColumn } from '../schemas/warehouse';
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
 import { rowBatchesOf } from '../stages/load/row-batches';
 import { binaryCopyStream, CopyValueError } from './warehouse-copy';
@@ -44,12 +44,6 @@ function stagingColumnType(column: ColumnDef): string {
 
 function columnList(columns: readonly ColumnDef[]): string {
   return columns.map((column) => quoteIdent(column.name)).join(', ');
-}
-
-function singleKey(table: WarehouseTableDef): string {
-  const [key, ...rest] = table.primaryKey;
-  if (!key || rest.length > 0) throw new Error(`${table.name} must have a single-column primary key`);
-  return key;
 }
 
 /** The distinct keys of one dimension that a fact object refers to. */
@@ -242,7 +236,7 @@ export class PgWarehouse implements Warehouse {
     return this.transaction({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
       const columns = parquetColumnsFor(table);
       await this.stage(client, STAGING, columns, rows);
-      const key = quoteIdent(singleKey(table));
+      const key = quoteIdent(singleKeyColumn(table).name);
       const version = quoteIdent(SOURCE_VERSION_COLUMN);
       const starColumns = fileColumns(table);
       const names = columnList(starColumns);

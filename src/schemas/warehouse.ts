@@ -157,6 +157,14 @@ export function warehouseTable(name: WarehouseTableName): WarehouseTableDef {
   return table;
 }
 
+/** The one column of a table's primary key; a table keyed by several columns is refused. */
+export function singleKeyColumn(table: WarehouseTableDef): ColumnDef {
+  const [key, ...rest] = table.primaryKey;
+  const column = table.columns.find((candidate) => candidate.name === key);
+  if (!column || rest.length > 0) throw new Error(`${table.name} must have a single-column primary key`);
+  return column;
+}
+
 /** The columns a Parquet file carries for a table: everything but the generated surrogate key. */
 export function fileColumns(table: TableDef): ColumnDef[] {
   return table.columns.filter((column) => column.type.kind !== 'identity');
