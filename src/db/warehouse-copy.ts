@@ -72,14 +72,14 @@ function digitGroup(text: string, start: number, end: number): number {
 
 class BinaryRows {
   private bytes: Buffer;
-  length = 0;
+  private length = 0;
 
   constructor(capacity: number) {
     this.bytes = Buffer.allocUnsafe(Math.max(capacity, 1_024));
   }
 
   /** Room for `count` more bytes. */
-  reserve(count: number): void {
+  private reserve(count: number): void {
     if (this.length + count <= this.bytes.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + count));
     this.bytes.copy(grown, 0, 0, this.length);
