@@ -63,6 +63,16 @@ function recordingPool(): { recording: pg.Pool; statements: string[] } {
   return { recording, statements };
 }
 
+/** Runs `work` on a warehouse over a pool of its own that records every statement, and closes that pool. */
+async function withRecordingWarehouse(work: (warehouse: PgWarehouse, statements: string[]) => Promise<void>): Promise<void> {
+  const { recording, statements } = recordingPool();
+  try {
+    await work(new PgWarehouse(recording, names), statements);
+  } finally {
+    await recording.end();
+  }
+}
+
 describe('PgWarehouse', () => {
   it('loads payments with booleans and unconstrained numerics exactly', async () => {
     // prepare
@@ -245,20 +255,17 @@ describe('PgWarehouse reference checks', () => {
   it('set-based: checks a file whose references all exist by locking alone, with no anti-join, however often a key repeats', async () => {
     // prepare: every payment refers to the same transaction, counterparty, currency and type
     await loadPaymentDimensions();
-    const { recording, statements } = recordingPool();
     const rows = Array.from({ length: 50 }, (_, index) => paymentRow(index + 1, index % 2 === 0));
 
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, rows), { key: 'fact_payment/many', dates: () => paymentDates });
+      const outcome = await recorded.applyFacts(factPayment, batches(factPayment, rows), { key: 'fact_payment/many', dates: () => paymentDates });
 
       // assert
       expect(outcome).toEqual({ status: 'applied', rowsApplied: 50 });
       expect(statements.filter((text) => text.includes('FOR KEY SHARE'))).toHaveLength(5);
       expect(statements.filter((text) => text.includes('NOT EXISTS'))).toEqual([]);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 
   it('leaves no row trigger disabled after the load: a later orphan insert on the same connections is still refused', async () => {
@@ -288,18 +295,15 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
 
   it('loads a dimension file of new ids with the plain insert alone', async () => {
     // prepare
-    const { recording, statements } = recordingPool();
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyDimension(dimPaymentType, paymentTypes([[1, 'SALE', V1], [2, 'REFUND', V1]]), { key: 'dim_payment_type/new' });
+      const outcome = await recorded.applyDimension(dimPaymentType, paymentTypes([[1, 'SALE', V1], [2, 'REFUND', V1]]), { key: 'dim_payment_type/new' });
 
       // assert
       expect(outcome).toEqual({ rowsApplied: 2 });
       expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual([]);
       expect(statements.filter((text) => text.includes('DISTINCT ON'))).toEqual([]);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 
   it('merges a dimension file once its insert meets a known id: new ids once, newer versions applied, older ones ignored', async () => {
@@ -307,11 +311,10 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
     const older = '2024-11-01 00:00:00.000000';
     const newer = '2024-12-01 00:00:00.000000';
     await warehouse.applyDimension(dimPaymentType, paymentTypes([[3, 'THREE OLD', older], [5, 'FIVE NEWER', newer]]), { key: 'dim_payment_type/known' });
-    const { recording, statements } = recordingPool();
 
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyDimension(
+      const outcome = await recorded.applyDimension(
         dimPaymentType,
         paymentTypes([[1, 'ONE', V1], [2, 'TWO', V1], [3, 'THREE', V1], [4, 'FOUR', V1], [5, 'FIVE STALE', V1]]),
         { key: 'dim_payment_type/mixed' },
@@ -326,19 +329,16 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
       expect(versions.rows).toEqual([
         { natural_id: 1, version: V1 }, { natural_id: 2, version: V1 }, { natural_id: 3, version: V1 }, { natural_id: 4, version: V1 }, { natural_id: 5, version: newer },
       ]);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 
   it('copies a fact file of new versions straight into the fact table, with no staging table and no INSERT', async () => {
     // prepare
     await loadPaymentDimensions();
-    const { recording, statements } = recordingPool();
 
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [1, 2, 3].map((id) => paymentRow(id, true))), { key: 'fact_payment/new', dates: () => paymentDates });
+      const outcome = await recorded.applyFacts(factPayment, batches(factPayment, [1, 2, 3].map((id) => paymentRow(id, true))), { key: 'fact_payment/new', dates: () => paymentDates });
 
       // assert
       expect(outcome).toEqual({ status: 'applied', rowsApplied: 3 });
@@ -346,38 +346,32 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
       expect(statements.filter((text) => text.includes('"totes_staging"') || text.startsWith(`INSERT INTO ${star('fact_payment')}`))).toEqual([]);
       expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual([]);
       expect(await count(pool, star('fact_payment'))).toBe(3);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 
   it('takes the staged path at once for a redelivered fact object, which likely waits for a dimension row or is partly in', async () => {
     // prepare
     await loadPaymentDimensions();
-    const { recording, statements } = recordingPool();
 
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/again', dates: () => paymentDates, redelivered: true });
+      const outcome = await recorded.applyFacts(factPayment, batches(factPayment, [paymentRow(1, true)]), { key: 'fact_payment/again', dates: () => paymentDates, redelivered: true });
 
       // assert
       expect(outcome).toEqual({ status: 'applied', rowsApplied: 1 });
       expect(statements.filter((text) => text.startsWith(`COPY ${star('fact_payment')}`) || text.includes('totes_copy_facts'))).toEqual([]);
       expect(statements.filter((text) => text.startsWith('COPY "totes_staging"'))).toHaveLength(1);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 
   it('merges a fact file once its insert meets a version already loaded, and loads every other version once', async () => {
     // prepare: payment 4 is loaded already; the one-pass COPY reaches it after 1–3
     await loadPaymentDimensions();
     await warehouse.applyFacts(factPayment, batches(factPayment, [paymentRow(4, true)]), { key: 'fact_payment/earlier', dates: () => paymentDates });
-    const { recording, statements } = recordingPool();
 
-    try {
+    await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await new PgWarehouse(recording, names).applyFacts(factPayment, batches(factPayment, [1, 2, 3, 4, 5].map((id) => paymentRow(id, false))), { key: 'fact_payment/mixed', dates: () => paymentDates });
+      const outcome = await recorded.applyFacts(factPayment, batches(factPayment, [1, 2, 3, 4, 5].map((id) => paymentRow(id, false))), { key: 'fact_payment/mixed', dates: () => paymentDates });
 
       // assert
       expect(outcome).toEqual({ status: 'applied', rowsApplied: 4 });
@@ -385,9 +379,7 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
       expect(rows.rows).toEqual([1, 2, 3, 4, 5].map((payment_id) => ({ payment_id, versions: 1 })));
       // the COPY's savepoint is rolled back, and the merge runs without a second try of a plain insert
       expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual(['ROLLBACK TO SAVEPOINT totes_copy_facts']);
-    } finally {
-      await recording.end();
-    }
+    });
   });
 });
 
