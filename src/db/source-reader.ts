@@ -1,28 +1,23 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { TotesError } from '../errors';
 import { quoteIdent } from '../schemas/columns';
 import { normaliseSourceTimestamp } from '../schemas/keys';
 import { sourceIdColumn, sourceTable, type SourceTableName } from '../schemas/source';
-import type { ChangeQuery, ChangeSet, RowVersion, SourceReader } from '../stages/extract/ports';
+import type { ChangeQuery, ChangeSet, CsvChunk, RowVersion, SourceReader } from '../stages/extract/ports';
+import { CsvChunker } from './csv-chunks';
 
 /** A ready pool, or a factory that builds one on first use (so a missing secret fails one tick, not the cold start). */
 export type PoolProvider = pg.Pool | (() => Promise<pg.Pool>);
 
-interface ChunkBoundary {
-  readonly n: number;
-  readonly id: number;
-  readonly lastUpdated: string;
-}
-
 /**
- * Reads a table's changes in one `REPEATABLE READ READ ONLY` transaction, so the chunk plan and
- * every chunk's COPY see the same snapshot.
+ * Reads a table's changes in one `REPEATABLE READ READ ONLY` transaction, so the newest version,
+ * the COPY and the versions remembered for the next run see the same snapshot.
  *
- * COPY accepts no bind parameters, so every value (the lower bound, the excluded versions, the
- * chunk bounds) is bound to `set_config(…, is_local => true)` and the fixed COPY text reads it
- * back with `current_setting`. No value is ever spliced into SQL; identifiers come from
+ * COPY accepts no bind parameters, so every value (the lower bound and the excluded versions) is
+ * bound to `set_config(…, is_local => true)` and the fixed COPY text reads it back with
+ * `current_setting`. No value is ever spliced into SQL; identifiers come from
  * src/schemas and are quoted.
  */
 export function createPgSourceReader(pool: PoolProvider): SourceReader {
@@ -91,50 +86,34 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
     query.exclude.map((version) => version.lastUpdated),
   ]);
 
-  // Keyset chunk boundaries: the (last_updated, id) of every maxRowsPerChunk-th row and of the
-  // last one. Only the boundaries leave the server, so memory stays flat whatever the volume.
-  // The last row is the one with nothing after it (lead), not the one whose number is the count:
-  // a count over the whole window made the server hold every changed row before the first
-  // result, spilling to disk for a big table; row_number and lead look one row ahead.
-  const boundaries = (
-    await sourceQuery<{ n: number; id: number; last_updated: string }>(
-      client,
-      table,
-      `SELECT n::int AS n, id, last_updated::text AS last_updated FROM (
-         SELECT ${id} AS id, t.last_updated, row_number() OVER ordered AS n, lead(true) OVER ordered IS NULL AS last
-         FROM ${changed}
-         WINDOW ordered AS (ORDER BY t.last_updated, ${id})) AS ranked
-       WHERE n % $1 = 0 OR last ORDER BY n`,
-      [query.maxRowsPerChunk],
-    )
-  ).map((row): ChunkBoundary => ({ n: row.n, id: row.id, lastUpdated: normaliseSourceTimestamp(row.last_updated) }));
-
-  const chunkRows = boundaries.map((boundary, index) => boundary.n - (boundaries[index - 1]?.n ?? 0));
-  const copySql = `COPY (SELECT ${columns} FROM ${changed}
-      AND (t.last_updated, ${id}) > (current_setting('totes.chunk_after_ts')::timestamp, current_setting('totes.chunk_after_id')::int)
-      AND (t.last_updated, ${id}) <= (current_setting('totes.chunk_to_ts')::timestamp, current_setting('totes.chunk_to_id')::int)
-      ORDER BY t.last_updated, ${id}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
+  // The newest version first: it is the watermark the run will advance to, and it tells an
+  // unchanged table (the usual case, every few minutes) from a changed one without a COPY.
+  const [newest] = await sourceQuery<{ last_updated: string }>(client, table, `SELECT t.last_updated::text AS last_updated FROM ${changed} ORDER BY t.last_updated DESC LIMIT 1`);
+  // One read of the whole set, cut into objects as it arrives (CsvChunker). Cutting it on the
+  // server instead cost a second pass over the table: a query for the key of every
+  // maxRowsPerChunk-th row, then one keyset-bounded COPY per chunk. Without ORDER BY, PostgreSQL
+  // reads a big set in one sequential scan and sorts nothing; no reader depends on the order of
+  // rows within a run, and the watermark is the newest version, found above.
+  const copySql = `COPY (SELECT ${columns} FROM ${changed}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
 
   return {
-    rows: boundaries.at(-1)?.n ?? 0,
-    chunkRows,
-    maxLastUpdated: boundaries.at(-1)?.lastUpdated ?? null,
-    async chunkCsv(index: number): Promise<Readable> {
-      const to = boundaries[index];
-      if (!to) throw new Error(`${table} has no chunk ${index}`);
-      const after = boundaries[index - 1];
-      await sourceQuery(
-        client,
-        table,
-        "SELECT set_config('totes.chunk_after_ts', $1, true), set_config('totes.chunk_after_id', $2, true), set_config('totes.chunk_to_ts', $3, true), set_config('totes.chunk_to_id', $4, true)",
-        [after?.lastUpdated ?? '-infinity', String(after?.id ?? 0), to.lastUpdated, String(to.id)],
-      );
+    maxLastUpdated: newest ? normaliseSourceTimestamp(newest.last_updated) : null,
+    async *chunks(): AsyncIterable<CsvChunk> {
+      if (!newest) return;
       const copy = client.query(copyTo(copySql));
       // Through a PassThrough so a failure mid-COPY reaches the consumer as an error naming the
       // table, not as a bare pg error inside an S3 upload failure.
       const csv = new PassThrough();
       copy.on('error', (error) => csv.destroy(new TotesError(`cannot read ${table} from the source database`, { context: { stage: 'extract', table }, retryable: true, cause: error })));
-      return copy.pipe(csv);
+      const chunker = new CsvChunker(query.maxRowsPerChunk);
+      for await (const bytes of copy.pipe(csv)) yield* chunker.push(bytes as Buffer);
+      let last;
+      try {
+        last = chunker.end();
+      } catch (error) {
+        throw new TotesError(`cannot read ${table} from the source database: ${(error as Error).message}`, { context: { stage: 'extract', table }, retryable: true, cause: error });
+      }
+      if (last) yield last;
     },
     async versionsAfter(afterTimestamp: string, limit: number): Promise<RowVersion[]> {
       const rows = await sourceQuery<{ id: number; last_updated: string }>(

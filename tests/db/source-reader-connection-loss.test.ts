@@ -1,8 +1,8 @@
-import { text } from 'node:stream/consumers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgSourceReader } from '../../src/db/source-reader';
 import { TotesError } from '../../src/errors';
+import type { ChangeSet, CsvChunk } from '../../src/stages/extract/ports';
 import { TEST_PG_ADMIN_URL } from '../support/pg';
 import { createSourceDatabase, insertAddress, type SourceDatabase } from '../stages/extract/fixtures';
 
@@ -34,6 +34,12 @@ async function terminateOtherBackends(database: string): Promise<number> {
   }
 }
 
+async function readChunks(changes: ChangeSet): Promise<CsvChunk[]> {
+  const chunks: CsvChunk[] = [];
+  for await (const chunk of changes.chunks()) chunks.push(chunk);
+  return chunks;
+}
+
 describe('createPgSourceReader when the connection dies', () => {
   it('fails only the table being read, names it, and keeps the process alive', async () => {
     // prepare
@@ -42,7 +48,7 @@ describe('createPgSourceReader when the connection dies', () => {
 
     // act
     const read = reader.withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 10 }, async (changes) => {
-      const csv = await text(await changes.chunkCsv(0));
+      const csv = await readChunks(changes);
       terminated = await terminateOtherBackends(source.db.name);
       // Let the server's goodbye arrive while the client is still checked out.
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -52,25 +58,33 @@ describe('createPgSourceReader when the connection dies', () => {
     // assert
     await expect(read).rejects.toThrow(/cannot read address from the source database/);
     expect(terminated).toBeGreaterThan(0);
-    const again = await reader.withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 10 }, async (changes) => changes.rows);
-    expect(again).toBe(1);
+    const again = await reader.withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 10 }, readChunks);
+    expect(again.map((chunk) => chunk.rows)).toEqual([1]);
   });
 
   it('names the table when the connection dies in the middle of its COPY', async () => {
-    // prepare
+    // prepare: far more CSV than the socket buffers hold, so the server is still sending when it dies
+    await source.pool.query(
+      `INSERT INTO design (design_id, design_name, file_location, file_name, created_at, last_updated)
+       SELECT n, repeat('d', 200), repeat('l', 200), repeat('f', 200), now(), now() FROM generate_series(1, 100000) AS n`,
+    );
     const reader = createPgSourceReader(source.pool);
+    let chunksRead = 0;
 
     // act
-    const read = reader.withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 10 }, async (changes) => {
-      const stream = await changes.chunkCsv(0);
-      await terminateOtherBackends(source.db.name);
-      return text(stream);
+    const read = reader.withChanges('design', { after: null, exclude: [], maxRowsPerChunk: 1_000 }, async (changes) => {
+      for await (const chunk of changes.chunks()) {
+        chunksRead += 1;
+        if (chunksRead === 1) await terminateOtherBackends(source.db.name);
+        expect(chunk.rows).toBe(1_000);
+      }
     });
 
-    // assert
+    // assert: the COPY itself failed, before its last chunk
     const error = await read.then(() => undefined, (failure: unknown) => failure);
     expect(error).toBeInstanceOf(TotesError);
-    expect((error as TotesError).message).toMatch(/address/);
-    expect((error as TotesError).context.table).toBe('address');
+    expect((error as TotesError).message).toMatch(/cannot read design from the source database/);
+    expect((error as TotesError).context.table).toBe('design');
+    expect(chunksRead).toBeLessThan(100);
   });
 });

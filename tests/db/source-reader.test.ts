@@ -1,4 +1,3 @@
-import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPgSourceReader } from '../../src/db/source-reader';
 import { insertAddress, createSourceDatabase, parseSourceCsv, type SourceDatabase } from '../stages/extract/fixtures';
@@ -20,9 +19,18 @@ beforeEach(async () => {
 async function readAll(query: Parameters<ReturnType<typeof createPgSourceReader>['withChanges']>[1], table: 'address' | 'payment' = 'address') {
   return createPgSourceReader(source.pool).withChanges(table, query, async (changes) => {
     const csv: string[] = [];
-    for (const [index] of changes.chunkRows.entries()) csv.push(await text(await changes.chunkCsv(index)));
-    return { changes, csv };
+    const chunkRows: number[] = [];
+    for await (const chunk of changes.chunks()) {
+      csv.push(Buffer.from(chunk.csv).toString('utf8'));
+      chunkRows.push(chunk.rows);
+    }
+    return { changes, csv, chunkRows };
   });
+}
+
+/** Address ids of each chunk, each sorted: a run's rows come in no particular order. */
+function idsPerChunk(csv: readonly string[]): string[][] {
+  return csv.map((chunk) => parseSourceCsv(chunk).map((row) => row.address_id ?? '').sort());
 }
 
 describe('createPgSourceReader', () => {
@@ -81,40 +89,76 @@ describe('createPgSourceReader', () => {
     const result = await createPgSourceReader(source.pool).withChanges(
       'address',
       { after: '2024-11-20 16:00:00.000000', exclude: [{ id: 2, lastUpdated: '2024-11-20 16:10:00.000001' }, { id: 4, lastUpdated: '2024-11-20 15:00:00.000000' }], maxRowsPerChunk: 1 },
-      async (changes) => ({
-        rows: changes.rows,
-        chunkRows: changes.chunkRows,
-        versions: await changes.versionsAfter('2024-11-20 16:10:00.000001', 10),
-        csv: [await text(await changes.chunkCsv(0)), await text(await changes.chunkCsv(1))],
-      }),
+      async (changes) => {
+        const csv: string[] = [];
+        const chunkRows: number[] = [];
+        for await (const chunk of changes.chunks()) {
+          csv.push(Buffer.from(chunk.csv).toString('utf8'));
+          chunkRows.push(chunk.rows);
+        }
+        return { csv, chunkRows, maxLastUpdated: changes.maxLastUpdated, versions: await changes.versionsAfter('2024-11-20 16:10:00.000001', 10) };
+      },
     );
 
     // assert: row 4's exclusion names another version, so its current version is still read
-    expect(result.rows).toBe(2);
     expect(result.chunkRows).toEqual([1, 1]);
-    expect(result.csv.map((csv) => parseSourceCsv(csv).map((row) => row.address_id))).toEqual([['3'], ['4']]);
+    expect(idsPerChunk(result.csv).flat().sort()).toEqual(['3', '4']);
+    expect(result.maxLastUpdated).toBe('2024-11-20 16:20:00.000000');
     expect(result.versions).toEqual([
       { id: 4, lastUpdated: '2024-11-20 16:20:00.000000' },
       { id: 3, lastUpdated: '2024-11-20 16:10:00.000002' },
     ]);
   });
 
-  it('serves every chunk from one snapshot, even when rows change mid-read', async () => {
+  it('cuts one read into chunks of at most maxRowsPerChunk rows, each with the header, quoted line breaks and all', async () => {
+    // prepare: line breaks and quotes inside values, which must not end a record
+    for (let id = 1; id <= 7; id += 1) {
+      await insertAddress(source.pool, id, `2024-11-20 16:0${id}:00`, { address_line_1: `"${id}" Mill Lane,\nUnit ${id}\r\n` });
+    }
+
+    // act
+    const { csv, chunkRows, changes } = await readAll({ after: null, exclude: [], maxRowsPerChunk: 3 });
+
+    // assert
+    expect(chunkRows).toEqual([3, 3, 1]);
+    for (const chunk of csv) expect(chunk.split('\n')[0]).toBe('address_id,address_line_1,address_line_2,district,city,postal_code,country,phone,created_at,last_updated');
+    expect(idsPerChunk(csv).map((ids) => ids.length)).toEqual([3, 3, 1]);
+    expect(idsPerChunk(csv).flat().sort()).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    expect(parseSourceCsv(csv.join('')).filter((row) => row.address_id !== 'address_id').map((row) => row.address_line_1)).toContain('"4" Mill Lane,\nUnit 4\r\n');
+    expect(changes.maxLastUpdated).toBe('2024-11-20 16:07:00.000000');
+  });
+
+  it('reports an empty set as no newest version and no chunks', async () => {
+    // prepare
+    await insertAddress(source.pool, 1, '2024-11-20 16:00:00');
+
+    // act
+    const { csv, changes } = await readAll({ after: '2024-11-20 16:00:00.000000', exclude: [], maxRowsPerChunk: 3 });
+
+    // assert
+    expect(changes.maxLastUpdated).toBeNull();
+    expect(csv).toEqual([]);
+  });
+
+  it('reads the whole set from one snapshot, even when rows change while it is read', async () => {
     // prepare
     await insertAddress(source.pool, 1, '2024-11-20 16:00:00');
     await insertAddress(source.pool, 2, '2024-11-20 16:01:00');
 
-    // act
-    const ids = await createPgSourceReader(source.pool).withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 1 }, async (changes) => {
-      const first = await text(await changes.chunkCsv(0));
+    // act: the changes land after the newest version was read and before the COPY
+    const result = await createPgSourceReader(source.pool).withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 1 }, async (changes) => {
       await insertAddress(source.pool, 3, '2024-11-20 16:00:30');
       await source.pool.query("UPDATE address SET last_updated = '2024-11-20 17:00:00' WHERE address_id = 2");
-      const second = await text(await changes.chunkCsv(1));
-      return [first, second].flatMap((csv) => parseSourceCsv(csv).map((row) => `${row.address_id}@${row.last_updated}`));
+      const versions: string[] = [];
+      for await (const chunk of changes.chunks()) {
+        versions.push(...parseSourceCsv(Buffer.from(chunk.csv).toString('utf8')).map((row) => `${row.address_id}@${row.last_updated}`));
+      }
+      return { versions: versions.sort(), newest: changes.maxLastUpdated };
     });
 
     // assert
-    expect(ids).toEqual(['1@2024-11-20 16:00:00', '2@2024-11-20 16:01:00']);
+    expect(result.versions).toEqual(['1@2024-11-20 16:00:00', '2@2024-11-20 16:01:00']);
+    expect(result.newest).toBe('2024-11-20 16:01:00.000000');
   });
 
   it('names the table when the query fails, and frees the connection', async () => {

@@ -116,7 +116,8 @@ describe('operations faults', () => {
     const orderId = await source.insertSalesOrder(801);
     await source.update('payment_type', 1, { payment_type_name: 'SALES_RECEIPT' });
     let killed = 0;
-    // The source "restarts" while the sales_order chunk streams: every extract backend is terminated.
+    // The source "restarts" once the sales_order read has delivered its first chunk: every extract
+    // backend is terminated.
     stack.faults.extractDeps = (deps) => ({
       ...deps,
       source: {
@@ -126,10 +127,13 @@ describe('operations faults', () => {
               ? work(changes)
               : work({
                 ...changes,
-                chunkCsv: async (index): ReturnType<ChangeSet['chunkCsv']> => {
-                  const stream = await changes.chunkCsv(index);
-                  killed += (await sql(admin(stack.totesys.url), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'totes-extract'", [stack.totesys.name])).length;
-                  return stream;
+                async *chunks(): ReturnType<ChangeSet['chunks']> {
+                  for await (const chunk of changes.chunks()) {
+                    if (killed === 0) {
+                      killed += (await sql(admin(stack.totesys.url), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'totes-extract'", [stack.totesys.name])).length;
+                    }
+                    yield chunk;
+                  }
                 },
               }),
           ),

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { buffer } from 'node:stream/consumers';
 import { InvalidInputError, TotesError, describeError } from '../../errors';
 import { buildIngestionKey } from '../../schemas/keys';
 import { isSourceTableName, sourceTableNames, type SourceTableName } from '../../schemas/source';
@@ -168,17 +167,17 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
   const exclude = after === null ? [] : lease.recent.filter((version) => version.lastUpdated > after);
 
   return context.source.withChanges(table, { after, exclude, maxRowsPerChunk: settings.maxRowsPerObject }, async (changes) => {
-    if (changes.rows === 0 || changes.maxLastUpdated === null) return null;
+    if (changes.maxLastUpdated === null) return null;
     // A run that only finds late commits (all older than the watermark) keeps the watermark.
     const watermark = laterOf(lease.watermark, changes.maxLastUpdated);
     const objects: string[] = [];
+    let rows = 0;
     const uploads = new BackgroundUploads(UPLOADS_IN_FLIGHT);
     try {
-      for (const [index] of changes.chunkRows.entries()) {
-        const key = buildIngestionKey({ table, runDay, window: { from: lease.watermark, to: watermark }, runId, part: index + 1 });
-        const csv = await buffer(await changes.chunkCsv(index));
+      for await (const chunk of changes.chunks()) {
+        const key = buildIngestionKey({ table, runDay, window: { from: lease.watermark, to: watermark }, runId, part: objects.length + 1 });
         await uploads.start(async () => {
-          const result = await context.objectStore.putNew(key, csv, CSV_CONTENT_TYPE);
+          const result = await context.objectStore.putNew(key, chunk.csv, CSV_CONTENT_TYPE);
           // An existing key holds some other read of this window; trusting it could drop rows this
           // snapshot has and that one lacks, so the table fails instead (run ids must be unique).
           if (!result.created) {
@@ -188,6 +187,7 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
           }
         });
         objects.push(key);
+        rows += chunk.rows;
       }
     } finally {
       // Every upload settles before the table's outcome is decided, even when a read failed.
@@ -196,7 +196,7 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
     uploads.throwFirstFailure();
     const windowStart = secondsBefore(watermark, windowSeconds);
     const fresh = await changes.versionsAfter(windowStart, settings.maxRecentVersions);
-    return { rows: changes.rows, objects, watermark, recent: versionsToRemember(lease.recent, fresh, windowStart, settings.maxRecentVersions) };
+    return { rows, objects, watermark, recent: versionsToRemember(lease.recent, fresh, windowStart, settings.maxRecentVersions) };
   });
 }
 

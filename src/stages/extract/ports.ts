@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { TotesError } from '../../errors';
 import type { SourceTableName } from '../../schemas/source';
 
@@ -18,18 +17,24 @@ export interface ChangeQuery {
   readonly maxRowsPerChunk: number;
 }
 
+/** One object's worth of a change set's CSV. */
+export interface CsvChunk {
+  /** Records in the chunk, the header not counted. */
+  readonly rows: number;
+  /** The header line, then the chunk's records. */
+  readonly csv: Uint8Array;
+}
+
 /** The rows a query selects, seen through one consistent snapshot. */
 export interface ChangeSet {
-  readonly rows: number;
-  /** Row count of each chunk, in (last_updated, id) order. Empty when nothing changed. */
-  readonly chunkRows: readonly number[];
   /** Highest `last_updated` in the set (normalised), or null when it is empty. */
   readonly maxLastUpdated: string | null;
   /**
-   * The chunk's rows as PostgreSQL CSV with a header. Consume each stream fully before opening
-   * the next: they share one connection.
+   * The set's rows as PostgreSQL CSV, read once and cut into chunks of at most maxRowsPerChunk
+   * rows, each with the header; nothing when the set is empty. Iterate it once, and before
+   * versionsAfter: they share one connection.
    */
-  chunkCsv(index: number): Promise<Readable>;
+  chunks(): AsyncIterable<CsvChunk>;
   /** Versions in the set with `last_updated` after `after`, newest first, at most `limit`. */
   versionsAfter(after: string, limit: number): Promise<RowVersion[]>;
 }
