@@ -84,8 +84,6 @@ export interface BenchResult extends InitialLoadFigure {
   readonly workers: number;
   /** Each stage's V8 old-space budget (--max-old-space-size), as its deployed function runs. */
   readonly heap_mb: Record<BenchStage, number>;
-  /** Every V8 flag each stage's workers ran with (the deployed function's, --heap-mb applied). */
-  readonly v8_flags: Record<BenchStage, string[]>;
   readonly incremental_tick_seconds: number;
   readonly incremental_updated_rows: number;
   readonly scaling: InitialLoadFigure[];
@@ -147,17 +145,12 @@ function heapFor(stage: BenchStage, options: BenchOptions): number {
   return options.heapMb ?? stackDefinition.functionSettings[stage].heapMb;
 }
 
-/** The deployed function's V8 flags, with the old-space budget --heap-mb may override. */
-function v8FlagsFor(stage: BenchStage, options: BenchOptions): string[] {
-  const deployed = stackDefinition.functionSettings[stage].v8Flags.filter((flag) => !flag.startsWith('--max-old-space-size='));
-  return [`--max-old-space-size=${heapFor(stage, options)}`, ...deployed];
-}
-
-function runWorker(spec: WorkerSpec, log: (line: string) => void, v8Flags: readonly string[]): Promise<WorkerResult> {
+function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb: number): Promise<WorkerResult> {
   return new Promise((resolvePromise, reject) => {
     // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see the README's Performance section).
     const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
-    const child = spawn(process.execPath, [...profile, ...v8Flags, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
+    const heap = [`--max-old-space-size=${heapMb}`];
+    const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
       cwd: projectRoot,
       env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -200,7 +193,7 @@ function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { reg
 function spawnWorkers(stage: BenchStage, environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: BenchOptions, upstreamDoneFile?: string): Promise<WorkerResult[]> {
   const processes = stage === 'extract' ? 1 : options.workers;
   const spec = workerSpec(stage, environment, aws, upstreamDoneFile);
-  return Promise.all(Array.from({ length: processes }, () => runWorker(spec, options.log, v8FlagsFor(stage, options))));
+  return Promise.all(Array.from({ length: processes }, () => runWorker(spec, options.log, heapFor(stage, options))));
 }
 
 /** What one stage's workers did together. */
@@ -413,7 +406,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         postgres: `${postgres} (${main.databases.server})`,
         workers: options.workers,
         heap_mb: { extract: heapFor('extract', options), transform: heapFor('transform', options), load: heapFor('load', options) },
-        v8_flags: { extract: v8FlagsFor('extract', options), transform: v8FlagsFor('transform', options), load: v8FlagsFor('load', options) },
         incremental_tick_seconds: tick.seconds,
         incremental_updated_rows: tick.updated,
         scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),

@@ -25,25 +25,16 @@ const FOUR_DAYS = 4 * 24 * 60 * 60;
 const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
 
 /**
- * Each function's V8 flags and NODE_OPTIONS. `heapMb` is the V8 old-space budget: V8 sizes its
- * heap from the machine's memory and collects lazily while it has room, so a function given 1 GB
- * (for the CPU share Lambda ties to memory) would otherwise hold garbage up to it. The budget
- * keeps a function's resident memory under 512 MB whatever its memorySize (the bench runs each
- * stage with the same flags and measures it; its working set is bounded: at most two objects of
- * maxRowsPerObject rows in flight).
- *
- * `semiSpaceMb` widens the young generation where a stage's short-lived values outgrow the
- * default 16 MB semi-space: the load decodes a row group into columns of strings and encodes
- * them for COPY before they are dropped, and with the default, scavenges promoted them to the
- * old generation, whose collection cost a fifth of a fact object's CPU. At 32 MB a warm fact
- * object took 92–108 ms of CPU instead of 128–138 ms, for about 40 MB more resident memory. The
- * transform showed no gain, so it keeps the default.
- *
- * The bundles ship source maps; --enable-source-maps makes stack traces point at the TypeScript.
+ * Each function's NODE_OPTIONS. `heapMb` is the V8 old-space budget: V8 sizes its heap from the
+ * machine's memory and collects lazily while it has room, so a function given 1 GB (for the CPU
+ * share Lambda ties to memory) would otherwise hold garbage up to it. The budget keeps a
+ * function's resident memory under 512 MB whatever its memorySize (the bench runs each stage
+ * with the same flag and measures it; its working set is bounded: at most two objects of
+ * maxRowsPerObject rows in flight). The bundles ship source maps; --enable-source-maps makes
+ * stack traces point at the TypeScript.
  */
 function withNodeOptions(settings) {
-  const v8Flags = [`--max-old-space-size=${settings.heapMb}`, ...(settings.semiSpaceMb ? [`--max-semi-space-size=${settings.semiSpaceMb}`] : [])];
-  return Object.freeze({ ...settings, v8Flags: Object.freeze(v8Flags), nodeOptions: `--enable-source-maps ${v8Flags.join(' ')}` });
+  return Object.freeze({ ...settings, nodeOptions: `--enable-source-maps --max-old-space-size=${settings.heapMb}` });
 }
 
 /**
@@ -57,7 +48,7 @@ function withNodeOptions(settings) {
 const functionSettings = Object.freeze({
   extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384 }),
   transform: withNodeOptions({ timeout: 120, memorySize: 1024, heapMb: 384, batchSize: 2 }),
-  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, semiSpaceMb: 32, batchSize: 2 }),
+  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, batchSize: 2 }),
 });
 
 /** What the extract emits after every successful run; the staleness alarm watches it. */

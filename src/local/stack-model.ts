@@ -77,10 +77,6 @@ export interface FunctionSettings {
   readonly memorySize: number;
   /** The V8 old-space budget the deployed function runs with (in its NODE_OPTIONS). */
   readonly heapMb: number;
-  /** The V8 semi-space size, where the function widens the young generation. */
-  readonly semiSpaceMb?: number;
-  /** Every V8 flag of its NODE_OPTIONS: what the bench runs each stage with. */
-  readonly v8Flags: readonly string[];
   readonly nodeOptions: string;
   readonly batchSize?: number;
 }
