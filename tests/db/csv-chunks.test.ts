@@ -113,23 +113,6 @@ describe('CsvChunker', () => {
     }
   });
 
-  it("lends a released chunk's memory to a later chunk, and keeps an unreleased chunk's bytes", () => {
-    // prepare
-    const chunker = new CsvChunker(1);
-    const [first] = chunker.push(Buffer.from(`${HEADER}1,a,\n`));
-    first?.release();
-
-    // act: the second chunk's buffer was taken before the release, the third gets the released one
-    const [second] = chunker.push(Buffer.from('2,b,\n'));
-    const [third] = chunker.push(Buffer.from('3,c,\n'));
-    const [fourth] = chunker.push(Buffer.from('4,d,\n'));
-
-    // assert
-    expect(third?.csv.buffer).toBe(first?.csv.buffer);
-    expect([second, third, fourth].map((each) => text(each!))).toEqual([`${HEADER}2,b,\n`, `${HEADER}3,c,\n`, `${HEADER}4,d,\n`]);
-    expect(new Set([second, third, fourth].map((each) => each?.csv.buffer)).size).toBe(3);
-  });
-
   it('yields nothing for a header alone', () => {
     expect(chunk(HEADER, 3)).toEqual([]);
   });

@@ -177,13 +177,7 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
       for await (const chunk of changes.chunks()) {
         const key = buildIngestionKey({ table, runDay, window: { from: lease.watermark, to: watermark }, runId, part: objects.length + 1 });
         await uploads.start(async () => {
-          let result;
-          try {
-            result = await context.objectStore.putNew(key, chunk.csv, CSV_CONTENT_TYPE);
-          } finally {
-            // The PUT is over, retries included: the next chunk but one may reuse the bytes.
-            chunk.release();
-          }
+          const result = await context.objectStore.putNew(key, chunk.csv, CSV_CONTENT_TYPE);
           // An existing key holds some other read of this window; trusting it could drop rows this
           // snapshot has and that one lacks, so the table fails instead (run ids must be unique).
           if (!result.created) {

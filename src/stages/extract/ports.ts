@@ -23,11 +23,6 @@ export interface CsvChunk {
   readonly rows: number;
   /** The header line, then the chunk's records. */
   readonly csv: Uint8Array;
-  /**
-   * Hands `csv`'s memory back for a later chunk of the same set; `csv` must not be read after.
-   * A chunk never released keeps its bytes.
-   */
-  release(): void;
 }
 
 /** The rows a query selects, seen through one consistent snapshot. */
