@@ -91,9 +91,10 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
   const [newest] = await sourceQuery<{ last_updated: string }>(client, table, `SELECT t.last_updated::text AS last_updated FROM ${changed} ORDER BY t.last_updated DESC LIMIT 1`);
   // One read of the whole set, cut into objects as it arrives (CsvChunker). Cutting it on the
   // server instead cost a second pass over the table: a query for the key of every
-  // maxRowsPerChunk-th row, then one keyset-bounded COPY per chunk. Without ORDER BY, PostgreSQL
-  // reads a big set in one sequential scan and sorts nothing; no reader depends on the order of
-  // rows within a run, and the watermark is the newest version, found above.
+  // maxRowsPerChunk-th row, then one keyset-bounded COPY per chunk. Without ORDER BY nothing is
+  // sorted (ordering by (last_updated, id) cost an incremental sort of every row, a third more
+  // than the read); no reader depends on the order of rows within a run, and the watermark is
+  // the newest version, found above.
   const copySql = `COPY (SELECT ${columns} FROM ${changed}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
 
   return {
