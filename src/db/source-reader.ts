@@ -57,11 +57,16 @@ async function connect(table: SourceTableName, getPool: () => Promise<pg.Pool>):
   }
 }
 
+/** A failed read of `table`, retryable, naming the table (and what went wrong, where pg's error does not say). */
+function readFailure(table: SourceTableName, cause: unknown, detail?: string): TotesError {
+  return new TotesError(`cannot read ${table} from the source database${detail ? `: ${detail}` : ''}`, { context: { stage: 'extract', table }, retryable: true, cause });
+}
+
 async function sourceQuery<R extends pg.QueryResultRow>(client: pg.PoolClient, table: SourceTableName, text: string, values: unknown[] = []): Promise<R[]> {
   try {
     return (await client.query<R>(text, values)).rows;
   } catch (error) {
-    throw new TotesError(`cannot read ${table} from the source database`, { context: { stage: 'extract', table }, retryable: true, cause: error });
+    throw readFailure(table, error);
   }
 }
 
@@ -105,14 +110,14 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
       // Through a PassThrough so a failure mid-COPY reaches the consumer as an error naming the
       // table, not as a bare pg error inside an S3 upload failure.
       const csv = new PassThrough();
-      copy.on('error', (error) => csv.destroy(new TotesError(`cannot read ${table} from the source database`, { context: { stage: 'extract', table }, retryable: true, cause: error })));
+      copy.on('error', (error) => csv.destroy(readFailure(table, error)));
       const chunker = new CsvChunker(query.maxRowsPerChunk);
       for await (const bytes of copy.pipe(csv)) yield* chunker.push(bytes as Buffer);
       let last;
       try {
         last = chunker.end();
       } catch (error) {
-        throw new TotesError(`cannot read ${table} from the source database: ${(error as Error).message}`, { context: { stage: 'extract', table }, retryable: true, cause: error });
+        throw readFailure(table, error, (error as Error).message);
       }
       if (last) yield last;
     },
