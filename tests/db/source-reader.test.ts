@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPgSourceReader } from '../../src/db/source-reader';
+import type { ChangeSet } from '../../src/stages/extract/ports';
 import { insertAddress, createSourceDatabase, parseSourceCsv, type SourceDatabase } from '../stages/extract/fixtures';
 
 let source: SourceDatabase;
@@ -16,16 +17,19 @@ beforeEach(async () => {
   await source.pool.query('TRUNCATE address, payment');
 });
 
+/** Every chunk of a change set: its CSV as text and its row count, in the order read. */
+async function readChunks(changes: ChangeSet): Promise<{ csv: string[]; chunkRows: number[] }> {
+  const csv: string[] = [];
+  const chunkRows: number[] = [];
+  for await (const chunk of changes.chunks()) {
+    csv.push(Buffer.from(chunk.csv).toString('utf8'));
+    chunkRows.push(chunk.rows);
+  }
+  return { csv, chunkRows };
+}
+
 async function readAll(query: Parameters<ReturnType<typeof createPgSourceReader>['withChanges']>[1], table: 'address' | 'payment' = 'address') {
-  return createPgSourceReader(source.pool).withChanges(table, query, async (changes) => {
-    const csv: string[] = [];
-    const chunkRows: number[] = [];
-    for await (const chunk of changes.chunks()) {
-      csv.push(Buffer.from(chunk.csv).toString('utf8'));
-      chunkRows.push(chunk.rows);
-    }
-    return { changes, csv, chunkRows };
-  });
+  return createPgSourceReader(source.pool).withChanges(table, query, async (changes) => ({ changes, ...(await readChunks(changes)) }));
 }
 
 /** Address ids of each chunk, each sorted: a run's rows come in no particular order. */
@@ -90,12 +94,7 @@ describe('createPgSourceReader', () => {
       'address',
       { after: '2024-11-20 16:00:00.000000', exclude: [{ id: 2, lastUpdated: '2024-11-20 16:10:00.000001' }, { id: 4, lastUpdated: '2024-11-20 15:00:00.000000' }], maxRowsPerChunk: 1 },
       async (changes) => {
-        const csv: string[] = [];
-        const chunkRows: number[] = [];
-        for await (const chunk of changes.chunks()) {
-          csv.push(Buffer.from(chunk.csv).toString('utf8'));
-          chunkRows.push(chunk.rows);
-        }
+        const { csv, chunkRows } = await readChunks(changes);
         return { csv, chunkRows, maxLastUpdated: changes.maxLastUpdated, versions: await changes.versionsAfter('2024-11-20 16:10:00.000001', 10) };
       },
     );
@@ -149,10 +148,8 @@ describe('createPgSourceReader', () => {
     const result = await createPgSourceReader(source.pool).withChanges('address', { after: null, exclude: [], maxRowsPerChunk: 1 }, async (changes) => {
       await insertAddress(source.pool, 3, '2024-11-20 16:00:30');
       await source.pool.query("UPDATE address SET last_updated = '2024-11-20 17:00:00' WHERE address_id = 2");
-      const versions: string[] = [];
-      for await (const chunk of changes.chunks()) {
-        versions.push(...parseSourceCsv(Buffer.from(chunk.csv).toString('utf8')).map((row) => `${row.address_id}@${row.last_updated}`));
-      }
+      const { csv } = await readChunks(changes);
+      const versions = csv.flatMap((chunk) => parseSourceCsv(chunk).map((row) => `${row.address_id}@${row.last_updated}`));
       return { versions: versions.sort(), newest: changes.maxLastUpdated };
     });
 
