@@ -211,6 +211,28 @@ describe('ensureWarehouseSchema', () => {
     expect(constraint.rowCount).toBe(1);
   });
 
+  it('indexes each fact by its dates with one BRIN over all date columns, and retires the per-column BRINs of earlier releases', async () => {
+    // prepare: fact_payment as earlier releases left it, with a BRIN per date column
+    await ensureWarehouseSchema(pool);
+    await pool.query('DROP INDEX public.fact_payment_dates_brin');
+    for (const column of ['created_date', 'last_updated_date', 'payment_date']) {
+      await pool.query(`CREATE INDEX fact_payment_${column}_brin ON public.fact_payment USING brin (${column})`);
+    }
+
+    // act
+    await ensureWarehouseSchema(pool);
+
+    // assert
+    const indexes = await pool.query<{ tablename: string; indexdef: string }>(
+      `SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexdef LIKE '%USING brin%' ORDER BY tablename`,
+    );
+    expect(indexes.rows.map((row) => `${row.tablename}: ${row.indexdef.replace(/^.* USING brin /, '')}`)).toEqual([
+      'fact_payment: (created_date, last_updated_date, payment_date)',
+      'fact_purchase_order: (created_date, last_updated_date, agreed_delivery_date, agreed_payment_date)',
+      'fact_sales_order: (created_date, last_updated_date, agreed_payment_date, agreed_delivery_date)',
+    ]);
+  });
+
   it('moves the versions of the single version table of earlier releases into the per-dimension tables, and drops it', async () => {
     // prepare: a warehouse as earlier releases left it, versions keyed by table name and the id as text
     const earlier = await createTestDatabase('totes_ddl_legacy');
