@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { ColumnDef, ColumnType } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
 import { dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
+import { formatMicros } from '../parquet/decode';
 import type { RowBatch } from '../stages/load/ports';
 
 /**
@@ -200,6 +201,44 @@ class BinaryRows {
     }
   }
 
+  /**
+   * A decimal given as its unscaled integer (|unscaled| < 2^53) and scale, in exactly the bytes
+   * numericField writes for its text (formatUnscaled): the same groups, weight and display
+   * scale. Every step is integer arithmetic that a double does exactly: a remainder, then the
+   * division of a multiple.
+   */
+  numericFieldOfUnscaled(unscaled: number, scale: number): void {
+    const negative = unscaled < 0;
+    const magnitude = negative ? -unscaled : unscaled;
+    const divisor = 10 ** scale;
+    let fraction = magnitude % divisor;
+    let whole = (magnitude - fraction) / divisor;
+    let integerGroups = 1;
+    for (let rest = whole; rest >= 10_000; rest = (rest - (rest % 10_000)) / 10_000) integerGroups += 1;
+    const fullFractionGroups = Math.floor(scale / 4);
+    const partialDigits = scale % 4;
+    const fractionGroups = fullFractionGroups + (partialDigits > 0 ? 1 : 0);
+    this.field(8 + 2 * (integerGroups + fractionGroups));
+    this.put16(integerGroups + fractionGroups);
+    this.put16(integerGroups - 1);
+    this.put16(negative ? NUMERIC_NEGATIVE : 0);
+    this.put16(scale);
+    for (let group = integerGroups - 1; group >= 0; group -= 1) {
+      const unit = 10_000 ** group;
+      const rest = whole % unit;
+      this.put16((whole - rest) / unit);
+      whole = rest;
+    }
+    // Fraction digits from the point rightwards; a last group of fewer than 4 digits is padded with zeros.
+    for (let group = 1; group <= fullFractionGroups; group += 1) {
+      const unit = 10 ** (scale - 4 * group);
+      const rest = fraction % unit;
+      this.put16((fraction - rest) / unit);
+      fraction = rest;
+    }
+    if (partialDigits > 0) this.put16(fraction * 10 ** (4 - partialDigits));
+  }
+
   take(): Buffer {
     return this.bytes.subarray(0, this.length);
   }
@@ -260,20 +299,49 @@ export function binaryRows(columns: readonly ColumnDef[], batch: RowBatch, first
   return encodeRows(columns, encoders, batch, firstRow);
 }
 
+/** Writes one column's field of a row, NULL included. */
+type WriteCell = (out: BinaryRows, row: number) => void;
+
+/**
+ * The field writer of one column of a batch: from its exact integers when the batch has them
+ * for a column of their kind (no text to format and parse back), else from its values.
+ */
+function cellWriter(column: ColumnDef, encode: Encode, batch: RowBatch, index: number): WriteCell {
+  const exact = batch.exact?.[index];
+  if (exact?.kind === 'time' && column.type.kind === 'time') {
+    const { integers, nulls } = exact;
+    return (out, row) => {
+      if (nulls?.[row] === 1) return out.nullField();
+      const micros = integers[row]!;
+      // As microsOfDay has it: up to 24:00:00, the last time PostgreSQL's time holds.
+      if (!(micros >= 0 && micros <= MICROS_PER_DAY)) throw new CopyValueError(`${JSON.stringify(formatMicros(micros))} is not a time of day`);
+      out.int64Field(micros);
+    };
+  }
+  if (exact?.kind === 'decimal' && column.type.kind === 'decimal') {
+    const { integers, nulls, scale } = exact;
+    return (out, row) => (nulls?.[row] === 1 ? out.nullField() : out.numericFieldOfUnscaled(integers[row]!, scale));
+  }
+  const values = batch.values[index]!;
+  return (out, row) => {
+    const value = values[row];
+    if (value === null || value === undefined) out.nullField();
+    else encode(out, value);
+  };
+}
+
 function encodeRows(columns: readonly ColumnDef[], encoders: readonly Encode[], batch: RowBatch, firstRow: number): Buffer {
-  const { values, rowCount } = batch;
+  const { rowCount } = batch;
+  const width = batch.values.length;
+  const writers: WriteCell[] = [];
+  for (let index = 0; index < width; index += 1) writers.push(cellWriter(columns[index]!, encoders[index]!, batch, index));
   // About 8 bytes per value plus its 4-byte length; grown when a batch needs more.
-  const out = new BinaryRows(rowCount * (2 + values.length * 12));
+  const out = new BinaryRows(rowCount * (2 + width * 12));
   for (let row = 0; row < rowCount; row += 1) {
-    out.int16(values.length);
-    for (let column = 0; column < values.length; column += 1) {
-      const value = values[column]![row];
-      if (value === null || value === undefined) {
-        out.nullField();
-        continue;
-      }
+    out.int16(width);
+    for (let column = 0; column < width; column += 1) {
       try {
-        encoders[column]!(out, value);
+        writers[column]!(out, row);
       } catch (error) {
         if (!(error instanceof CopyValueError)) throw error;
         throw new CopyValueError(`row ${firstRow + row}, column ${columns[column]?.name ?? column + 1}: ${error.message}`);

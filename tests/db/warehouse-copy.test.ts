@@ -159,6 +159,47 @@ describe('binary COPY input', () => {
     expect(() => binaryRows(columns, { rowCount: 2, values: columns.map((each) => rows.map((row) => row[each.name])) })).toThrow(message);
   });
 
+  it('encodes times and decimals given as exact integers in the very bytes it writes for their text', () => {
+    // prepare: edges of every group boundary, and random integers below 2^53, at every scale a Parquet INT64 decimal can have
+    const edges = [0, 1, -1, 9, 10, 999, 1_000, 9_999, 10_000, 99_999_999, 100_000_000, 123_456_789, 2 ** 53 - 1, -(2 ** 53 - 1)];
+    const random = fc.sample(fc.maxSafeInteger(), { numRuns: 300, seed: 8 });
+    for (let scale = 0; scale <= 18; scale += 1) {
+      const integers = [...edges, ...random];
+      const column = { ...money('amount'), nullable: true, type: { kind: 'decimal' as const, scale, precision: 38 } };
+      const withNull = [...integers, 0];
+      const nulls = Uint8Array.from(withNull, (_, index) => (index === integers.length ? 1 : 0));
+      const text = withNull.map((integer, index) => (nulls[index] === 1 ? null : unscaledToDecimal(BigInt(integer), scale)));
+
+      // act
+      const fromText = binaryRows([column], { rowCount: withNull.length, values: [text] });
+      const fromIntegers = binaryRows([column], {
+        rowCount: withNull.length,
+        values: [text],
+        exact: [{ kind: 'decimal', scale, integers: Float64Array.from(withNull), nulls }],
+      });
+
+      // assert
+      expect(fromIntegers.equals(fromText), `scale ${scale}`).toBe(true);
+    }
+    const micros = [0, 1, 999_999, 1_000_000, 43_200_000_000, 86_399_999_999, 86_400_000_000];
+    const times = micros.map((value) => microsToTime(BigInt(value)));
+    expect(
+      binaryRows([time('at')], { rowCount: micros.length, values: [times], exact: [{ kind: 'time', scale: 0, integers: Float64Array.from(micros), nulls: null }] })
+        .equals(binaryRows([time('at')], { rowCount: micros.length, values: [times] })),
+    ).toBe(true);
+  });
+
+  it('refuses an exact time outside the day as it refuses its text, naming the row and column', () => {
+    // prepare
+    const micros = [0, 86_400_000_001];
+    const values = [micros.map((value) => microsToTime(BigInt(value)))];
+
+    // act / assert
+    expect(() => binaryRows([time('at')], { rowCount: 2, values, exact: [{ kind: 'time', scale: 0, integers: Float64Array.from(micros), nulls: null }] }))
+      .toThrow('row 2, column at: "24:00:00.000001" is not a time of day');
+    expect(() => binaryRows([time('at')], { rowCount: 2, values })).toThrow('row 2, column at: "24:00:00.000001" is not a time of day');
+  });
+
   it('numbers a refused value by its row in the whole stream, across batches', async () => {
     // prepare
     const rows = [...edgeRows, { ...edgeRows[0]!, n: 'x' } as Row];

@@ -86,6 +86,10 @@ describe('openParquet', () => {
     // assert
     expect(rowsOf(groups, ['price', 'amount'])).toEqual(rows);
     expect(groups[0]!.columns.get('price')!.decoded).toEqual({ kind: 'decimal', scale: 2 });
+    // Kept as integers where every one fits a double exactly; the group holding 2^53 + 1 is text only.
+    expect(groups[0]!.columns.get('price')!.exact).toEqual({ kind: 'decimal', scale: 2, integers: Float64Array.of(1_999, -1, 9_999_999_999), nulls: null });
+    expect(groups[0]!.columns.get('amount')!.exact).toEqual({ kind: 'decimal', scale: 2, integers: Float64Array.of(0, 0, -12_345_678_901_234), nulls: Uint8Array.of(0, 1, 0) });
+    expect(groups[1]!.columns.get('amount')!.exact).toBeUndefined();
   });
 
   it('reads times to the microsecond and dates either side of 1970', async () => {
@@ -106,6 +110,7 @@ describe('openParquet', () => {
     expect(rowsOf(groups, ['t', 'd'])).toEqual(rows);
     // One string per distinct day, across row groups.
     expect(groups[1]!.columns.get('d')!.values[0]).toBe(groups[2]!.columns.get('d')!.values[0]);
+    expect(groups[1]!.columns.get('t')!.exact).toEqual({ kind: 'time', scale: 0, integers: Float64Array.of(59_145_036_123, 86_399_999_999), nulls: null });
   });
 
   it('reads what the transform writes for a dimension: nullable ids and versions', async () => {

@@ -1,9 +1,9 @@
 import { InvalidInputError, NotYetAvailableError } from '../../errors';
 import { parquetColumnsFor } from '../../parquet/codec';
-import { type DecodedRowGroup, type ParquetRowGroups, openParquet } from '../../parquet/decode';
+import { type DecodedRowGroup, type ExactIntegers, type ParquetRowGroups, openParquet } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import { parseProcessedKey } from '../../schemas/keys';
-import type { Row } from '../../schemas/rows';
+import type { CellValue, Row } from '../../schemas/rows';
 import { type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
@@ -95,12 +95,29 @@ function validatedBatches(key: string, table: WarehouseTableDef, file: ParquetRo
             column: invalid.column,
           });
         }
-        const batch: RowBatch = { rowCount: group.rowCount, values: columns.map((column) => group.columns.get(column.name)!.values) };
+        const batch = batchOf(columns, group);
         onBatch(batch);
         yield batch;
       }
     },
   };
+}
+
+/**
+ * A row group as a RowBatch. A column that the decoder kept as exact integers is passed on as
+ * those, and its text is formatted only if a reader of `values` gets to that column: the
+ * PostgreSQL warehouse encodes the integers and never does.
+ */
+function batchOf(columns: readonly ColumnDef[], group: DecodedRowGroup): RowBatch {
+  const values: Array<ArrayLike<CellValue | undefined>> = [];
+  const exact: Array<ExactIntegers | undefined> = [];
+  columns.forEach((column, index) => {
+    const decoded = group.columns.get(column.name)!;
+    exact.push(decoded.exact);
+    if (decoded.exact) Object.defineProperty(values, index, { get: () => decoded.values, enumerable: true });
+    else values[index] = decoded.values;
+  });
+  return { rowCount: group.rowCount, values, exact };
 }
 
 /**

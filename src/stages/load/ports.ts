@@ -1,3 +1,4 @@
+import type { ExactIntegers } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
 import type { DimensionDef, FactDef } from '../../schemas/warehouse';
@@ -5,8 +6,16 @@ import type { DimensionDef, FactDef } from '../../schemas/warehouse';
 /** Rows held column by column: one array per column of `RowBatches.columns`, in that order. */
 export interface RowBatch {
   readonly rowCount: number;
-  /** `null` or `undefined` is SQL NULL. */
+  /**
+   * In the rows.ts representation; `null` or `undefined` is SQL NULL. The values of a column
+   * that `exact` gives may be formatted only when first read.
+   */
   readonly values: ReadonlyArray<ArrayLike<CellValue | undefined>>;
+  /**
+   * Per column, the same values as exact integers, for a time or decimal column read from Parquet
+   * (see ExactIntegers): a writer that can use them need not parse the text of `values`.
+   */
+  readonly exact?: ReadonlyArray<ExactIntegers | undefined>;
 }
 
 /**

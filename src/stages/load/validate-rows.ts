@@ -1,4 +1,4 @@
-import type { DecodedColumn, DecodedRowGroup } from '../../parquet/decode';
+import type { DecodedColumn, DecodedRowGroup, ExactIntegers } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
 
@@ -153,6 +153,43 @@ function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): Susp
   return everyValue(column);
 }
 
+const MICROS_PER_DAY = 86_400_000_000;
+
+/**
+ * The first suspect at or after `from` among exact integers (see ExactIntegers): a NULL in a
+ * NOT NULL column, a time outside the day, a decimal with too many whole digits. Checking the
+ * integers spares formatting the text of every value; only a suspect is formatted, for
+ * valueProblem to judge with its own rule and message.
+ */
+type ExactScan = (exact: ExactIntegers, from: number, end: number) => number;
+
+function exactScan(column: ColumnDef): ExactScan | null {
+  const type = column.type;
+  let outOfRange: (integer: number, scale: number) => boolean;
+  if (type.kind === 'time') {
+    // timePattern allows 00:00:00.000000 to 23:59:59.999999.
+    outOfRange = (micros) => !(micros >= 0 && micros < MICROS_PER_DAY);
+  } else if (type.kind === 'decimal') {
+    const maxWholeDigits = type.precision === undefined ? Infinity : type.precision - type.scale;
+    outOfRange = (unscaled, scale) => {
+      // As text, a scale above the column's breaks the rule, and a whole part of more digits
+      // than maxWholeDigits does ("0" counts as one digit, so with none allowed every value is a suspect).
+      if (scale > type.scale || maxWholeDigits < 1) return true;
+      return Math.abs(unscaled) >= 10 ** (maxWholeDigits + scale);
+    };
+  } else {
+    return null;
+  }
+  return ({ scale, integers, nulls }, from, end) => {
+    for (let index = from; index < end; index += 1) {
+      if (nulls?.[index] === 1) {
+        if (!column.nullable) return index;
+      } else if (outOfRange(integers[index]!, scale)) return index;
+    }
+    return -1;
+  };
+}
+
 /**
  * Validates a file one row group at a time, column by column, with the rules of valueProblem,
  * and reports what firstInvalidValue would report for the whole file: the first bad row, and in
@@ -160,19 +197,33 @@ function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): Susp
  */
 export function createRowGroupValidator(columns: readonly ColumnDef[]): (group: DecodedRowGroup) => InvalidValue | null {
   const scans = new Map<string, SuspectScan>();
+  const exactScans = new Map<string, ExactScan | null>();
+  /** The next suspect of one column of one row group, from the integers when the decoder kept them, else from the values. */
+  const suspectsOf = (column: ColumnDef, decoded: DecodedColumn): ((from: number, end: number) => number) => {
+    const { exact } = decoded;
+    // Integers of the column's own kind only: a decimal in a time column is judged as text, and refused.
+    if (exact && exact.kind === column.type.kind) {
+      if (!exactScans.has(column.name)) exactScans.set(column.name, exactScan(column));
+      const scan = exactScans.get(column.name);
+      if (scan) return (from, end) => scan(exact, from, end);
+    }
+    let scan = scans.get(column.name);
+    if (!scan) {
+      scan = suspectScan(column, decoded.decoded);
+      scans.set(column.name, scan);
+    }
+    const valueScan = scan;
+    return (from, end) => valueScan(decoded.values, from, end);
+  };
   return (group) => {
     let firstRow = group.rowCount;
     let found: { column: string; problem: string } | null = null;
     for (const column of columns) {
       const decoded = group.columns.get(column.name);
       if (!decoded) throw new Error(`row group has no column ${column.name}`);
-      let scan = scans.get(column.name);
-      if (!scan) {
-        scan = suspectScan(column, decoded.decoded);
-        scans.set(column.name, scan);
-      }
+      const nextSuspect = suspectsOf(column, decoded);
       // Only rows before the first bad one found so far matter; an equal row keeps the earlier column.
-      for (let index = scan(decoded.values, 0, firstRow); index !== -1; index = scan(decoded.values, index + 1, firstRow)) {
+      for (let index = nextSuspect(0, firstRow); index !== -1; index = nextSuspect(index + 1, firstRow)) {
         const problem = valueProblem(column, decoded.values[index]);
         if (problem !== null) {
           firstRow = index;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeParquet } from '../../../src/parquet/codec';
-import { type DecodedKind, type DecodedRowGroup, openParquet } from '../../../src/parquet/decode';
+import { encodeParquet, microsToTime, unscaledToDecimal } from '../../../src/parquet/codec';
+import { type DecodedKind, type DecodedRowGroup, type ExactIntegers, openParquet } from '../../../src/parquet/decode';
 import { type ColumnDef, boolean, date, int, money, nullableText, text, time } from '../../../src/schemas/columns';
 import type { CellValue, Row } from '../../../src/schemas/rows';
 import { type InvalidValue, createRowGroupValidator, firstInvalidValue, valueProblem } from '../../../src/stages/load/validate-rows';
@@ -120,6 +120,41 @@ describe('createRowGroupValidator', () => {
       // assert
       const problem = valueProblem(column, value);
       expect(invalid).toEqual(problem === null ? null : { row: 41, column: column.name, problem });
+    }
+  });
+
+  it('judges times and decimals kept as exact integers exactly as valueProblem judges their text', () => {
+    // prepare: integers no transform writes, in row groups built by hand
+    const day = 86_400_000_000;
+    const tight = { ...money('price'), type: { kind: 'decimal' as const, scale: 2, precision: 2 } };
+    const nullable = { ...money('price'), nullable: true };
+    const candidates: Array<[ColumnDef, ExactIntegers['kind'], number, number | null]> = [
+      ...[-1, 0, day - 1, day, day + 1].map((micros): [ColumnDef, ExactIntegers['kind'], number, number | null] => [time('t'), 'time', 0, micros]),
+      [time('t'), 'time', 0, null],
+      [time('t'), 'decimal', 2, 1_999], // a decimal where a time belongs
+      [money('price'), 'time', 0, 1_999], // a time where a decimal belongs
+      ...[99_999_999, 100_000_000, -100_000_000, 0, -1].map((unscaled): [ColumnDef, ExactIntegers['kind'], number, number | null] => [money('price'), 'decimal', 2, unscaled]),
+      [money('price'), 'decimal', 3, 1_990],
+      [money('price'), 'decimal', 0, 999_999],
+      [money('price'), 'decimal', 0, 1_000_000],
+      [money('price'), 'decimal', 2, null],
+      [nullable, 'decimal', 2, null],
+      [tight, 'decimal', 2, 50],
+      [tight, 'decimal', 2, -99],
+    ];
+
+    for (const [column, kind, scale, integer] of candidates) {
+      const text = integer === null ? null : kind === 'time' ? microsToTime(BigInt(integer)) : unscaledToDecimal(BigInt(integer), scale);
+      const exact: ExactIntegers = { kind, scale, integers: Float64Array.of(integer ?? 0), nulls: integer === null ? Uint8Array.of(1) : null };
+      const decoded: DecodedKind = kind === 'time' ? { kind: 'time' } : { kind: 'decimal', scale };
+
+      // act
+      const group: DecodedRowGroup = { rowStart: 40, rowCount: 1, columns: new Map([[column.name, { name: column.name, decoded, values: [text], exact }]]) };
+      const invalid = createRowGroupValidator([column])(group);
+
+      // assert
+      const problem = valueProblem(column, text);
+      expect(invalid, `${column.name} ${kind} ${integer}`).toEqual(problem === null ? null : { row: 41, column: column.name, problem });
     }
   });
 
