@@ -355,7 +355,7 @@ function encodeRows(columns: readonly ColumnDef[], encoders: readonly Encode[], 
  * The whole input of `COPY … FROM STDIN (FORMAT binary)` for a stream of batches: the header,
  * one chunk per batch, the trailer. Memory holds one batch's encoding at a time.
  */
-export function binaryCopyStream(columns: readonly ColumnDef[], batches: AsyncIterable<RowBatch>): Readable {
+export function binaryCopyStream(columns: readonly ColumnDef[], batches: AsyncIterable<RowBatch> | Iterable<RowBatch>): Readable {
   const encoders = columns.map((column) => encoderFor(column.type));
   async function* chunks(): AsyncGenerator<Buffer> {
     yield HEADER;

@@ -3,11 +3,11 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { InvalidInputError, NotYetAvailableError, TotesError, type ErrorContext } from '../errors';
 import { parquetColumnsFor } from '../parquet/codec';
-import { type ColumnDef, quoteIdent } from '../schemas/columns';
+import { type ColumnDef, quoteIdent, text } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
 import { type DimensionDef, type FactDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns, singleKeyColumn } from '../schemas/warehouse';
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
-import { rowBatchesOf } from '../stages/load/row-batches';
+import { pickColumns, rowBatchesOf } from '../stages/load/row-batches';
 import { binaryCopyStream, CopyValueError } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType, versionTableName } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
@@ -16,9 +16,9 @@ import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
  * The Warehouse port over PostgreSQL. Every object is one transaction on one pooled connection,
  * ending with its load log entry. The general path COPYs the rows into a temporary staging table
  * (dropped at commit), then moves them into the star tables with set-based SQL whose every
- * statement is idempotent. A fact object whose versions are all new takes a one-pass path first
- * (COPY straight into the fact table, inside a savepoint) and falls back to the general path at
- * the first sign it is not that case. A crash anywhere leaves nothing behind, so a redelivery
+ * statement is idempotent. A fact object whose versions are all new, and a dimension object whose
+ * ids are all new, take a one-pass path first (COPY straight into the star table, inside a
+ * savepoint) and fall back to the general path at the first sign it is not that case. A crash anywhere leaves nothing behind, so a redelivery
  * converges to the same warehouse.
  */
 
@@ -234,46 +234,87 @@ export class PgWarehouse implements Warehouse {
   async applyDimension(table: DimensionDef, rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }> {
     if (table.name === dimDate.name) return this.applyDates(rows, meta);
     return this.transaction({ stage: 'load', table: table.name, key: meta.key }, async (client) => {
-      const columns = parquetColumnsFor(table);
-      await this.stage(client, STAGING, columns, rows);
-      const key = quoteIdent(singleKeyColumn(table).name);
-      const version = quoteIdent(SOURCE_VERSION_COLUMN);
-      const starColumns = fileColumns(table);
-      const names = columnList(starColumns);
-      const updates = starColumns
-        .filter((column) => !table.primaryKey.includes(column.name))
-        .map((column) => `${quoteIdent(column.name)} = EXCLUDED.${quoteIdent(column.name)}`)
-        .join(', ');
-      const versionTable = this.bookkeeping(versionTableName(table));
-      // Ids the warehouse has never seen: their version rows and dimension rows go in as they are.
-      const insertNew = `WITH versions AS (
-           INSERT INTO ${versionTable} ("natural_id", "version")
-           SELECT ${key}, ${version} FROM ${STAGING} ORDER BY ${key}
-         )
-         INSERT INTO ${this.star(table.name)} (${names}) SELECT ${names} FROM ${STAGING} ORDER BY ${key}`;
-      // Otherwise the version row is the arbiter: its ON CONFLICT takes a row lock, so concurrent
-      // loads of the same id serialise, and only ids whose version moved forward reach the
-      // dimension. Within one file the newest version of an id wins (DISTINCT ON). Versions
-      // compare in byte order (COLLATE "C"), as the transform compares them, whatever the
-      // database's locale.
-      const merge = `WITH newest AS (
-           SELECT DISTINCT ON (${key}) * FROM ${STAGING} ORDER BY ${key}, ${version} DESC
-         ), accepted AS (
-           INSERT INTO ${versionTable} AS applied ("natural_id", "version")
-           SELECT ${key}, ${version} FROM newest ORDER BY ${key}
-           ON CONFLICT ("natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
-             WHERE applied."version" COLLATE "C" < EXCLUDED."version" COLLATE "C"
-           RETURNING "natural_id"
-         )
-         INSERT INTO ${this.star(table.name)} (${names})
-         SELECT ${starColumns.map((column) => `newest.${quoteIdent(column.name)}`).join(', ')}
-           FROM newest JOIN accepted ON accepted."natural_id" = newest.${key}
-          ORDER BY newest.${key}
-         ON CONFLICT (${key}) DO UPDATE SET ${updates}`;
-      const rowsApplied = await this.insertNewElseMerge(client, insertNew, merge);
+      const rowsApplied = (await this.copyNewDimensionRows(client, table, rows)) ?? (await this.mergeDimension(client, table, rows));
       await this.logLoad(client, meta.key, table.name, rows.rowCount, rowsApplied);
       return { result: { rowsApplied }, commit: true };
     });
+  }
+
+  /**
+   * The common case of a dimension object in one pass: every id in it is new (all of an initial
+   * load, and every new id later). Its rows are COPYed straight into the dimension, and the ids
+   * with their source versions, kept as the batches pass, into its version table: no staging
+   * table, no sort, no INSERT … SELECT. Measured on 12 objects of 50,000 dim_transaction rows,
+   * the two COPYs took 1.15-1.31 s against 1.97-2.12 s for staging and inserting.
+   *
+   * An id the warehouse has (or one repeated in the file) is a unique violation: the savepoint
+   * is rolled back and null returned, for the caller to merge. A concurrent load of the same new
+   * id waits for that load's commit, then meets its row the same way.
+   */
+  private async copyNewDimensionRows(client: pg.PoolClient, table: DimensionDef, rows: RowBatches): Promise<number | null> {
+    const fileNames = rows.columns.map((column) => column.name);
+    const starColumns = fileColumns(table);
+    const starIndexes = starColumns.map((column) => fileNames.indexOf(column.name));
+    const keyColumn = singleKeyColumn(table);
+    const versionIndexes = [fileNames.indexOf(keyColumn.name), fileNames.indexOf(SOURCE_VERSION_COLUMN)];
+    // The version rows hold two columns of each batch (~2.5 MB for 50,000 ids), not the rows.
+    const versionRows: RowBatch[] = [];
+    async function* starRows(): AsyncGenerator<RowBatch> {
+      for await (const batch of rows) {
+        versionRows.push(pickColumns(batch, versionIndexes));
+        yield pickColumns(batch, starIndexes);
+      }
+    }
+    await client.query('SAVEPOINT totes_copy_dimension');
+    try {
+      const copy = client.query(copyFrom(`COPY ${this.star(table.name)} (${columnList(starColumns)}) FROM STDIN (FORMAT binary)`));
+      await pipeline(binaryCopyStream(starColumns, starRows()), copy);
+      const versionColumns = [keyColumn, text(SOURCE_VERSION_COLUMN)];
+      const versions = client.query(copyFrom(`COPY ${this.bookkeeping(versionTableName(table))} ("natural_id", "version") FROM STDIN (FORMAT binary)`));
+      await pipeline(binaryCopyStream(versionColumns, versionRows), versions);
+      await client.query('RELEASE SAVEPOINT totes_copy_dimension');
+      return copy.rowCount;
+    } catch (error) {
+      if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
+    }
+    await client.query('ROLLBACK TO SAVEPOINT totes_copy_dimension');
+    return null;
+  }
+
+  /**
+   * A dimension object that holds ids the warehouse has: staged, then merged. The version row is
+   * the arbiter: its ON CONFLICT takes a row lock, so concurrent loads of the same id serialise,
+   * and only ids whose version moved forward reach the dimension. Within one file the newest
+   * version of an id wins (DISTINCT ON). Versions compare in byte order (COLLATE "C"), as the
+   * transform compares them, whatever the database's locale.
+   */
+  private async mergeDimension(client: pg.PoolClient, table: DimensionDef, rows: RowBatches): Promise<number> {
+    await this.stage(client, STAGING, parquetColumnsFor(table), rows);
+    const key = quoteIdent(singleKeyColumn(table).name);
+    const version = quoteIdent(SOURCE_VERSION_COLUMN);
+    const starColumns = fileColumns(table);
+    const names = columnList(starColumns);
+    const updates = starColumns
+      .filter((column) => !table.primaryKey.includes(column.name))
+      .map((column) => `${quoteIdent(column.name)} = EXCLUDED.${quoteIdent(column.name)}`)
+      .join(', ');
+    const merged = await client.query(
+      `WITH newest AS (
+         SELECT DISTINCT ON (${key}) * FROM ${STAGING} ORDER BY ${key}, ${version} DESC
+       ), accepted AS (
+         INSERT INTO ${this.bookkeeping(versionTableName(table))} AS applied ("natural_id", "version")
+         SELECT ${key}, ${version} FROM newest ORDER BY ${key}
+         ON CONFLICT ("natural_id") DO UPDATE SET "version" = EXCLUDED."version", "updated_at" = now()
+           WHERE applied."version" COLLATE "C" < EXCLUDED."version" COLLATE "C"
+         RETURNING "natural_id"
+       )
+       INSERT INTO ${this.star(table.name)} (${names})
+       SELECT ${starColumns.map((column) => `newest.${quoteIdent(column.name)}`).join(', ')}
+         FROM newest JOIN accepted ON accepted."natural_id" = newest.${key}
+        ORDER BY newest.${key}
+       ON CONFLICT (${key}) DO UPDATE SET ${updates}`,
+    );
+    return merged.rowCount ?? 0;
   }
 
   async applyDates(rows: RowBatches, meta: ApplyMeta): Promise<{ rowsApplied: number }> {
@@ -345,10 +386,10 @@ export class PgWarehouse implements Warehouse {
 
   /**
    * Runs `insertNew`, an insert without ON CONFLICT, in a savepoint, and only if it meets a unique
-   * violation rolls it back and runs `merge`, the statement that handles conflicts. Most objects
-   * hold only rows the warehouse has never seen (all of an initial load, every new fact version),
-   * and for those a plain insert does the same work as the merge for less: measured on 300,000
-   * rows, a fact insert took 22% less time and a dimension with its version rows half. A
+   * violation rolls it back and runs `merge`, the statement that handles conflicts (the staged
+   * fact path). Most objects hold only rows the warehouse has never seen (all of an initial load,
+   * every new fact version), and for those a plain insert does the same work as the merge for
+   * less: measured on 300,000 rows, a fact insert took 22% less time. A
    * redelivery, an update of a known id, a duplicate inside the file or a concurrent load of the
    * same ids trips the violation when the insert reaches the first such row, and takes the merge;
    * the savepoint keeps the rows inserted before it from counting twice.

@@ -293,21 +293,49 @@ describe('PgWarehouse inserts rows it has never seen without merging, and merges
   const paymentTypes = (entries: Array<[id: number, name: string, version: string]>) =>
     batches(dimPaymentType, entries.map(([payment_type_id, payment_type_name, _source_version]) => ({ payment_type_id, payment_type_name, _source_version })));
 
-  it('loads a dimension file of new ids with the plain insert alone', async () => {
+  it('copies a dimension file of new ids straight into the dimension and its version table, with no staging table and no INSERT', async () => {
     // prepare
     await withRecordingWarehouse(async (recorded, statements) => {
       // act
-      const outcome = await recorded.applyDimension(dimPaymentType, paymentTypes([[1, 'SALE', V1], [2, 'REFUND', V1]]), { key: 'dim_payment_type/new' });
+      const outcome = await recorded.applyDimension(dimPaymentType, paymentTypes([[1, 'SALE', V1], [2, 'REFUND', '2024-12-01 00:00:00.000000']]), { key: 'dim_payment_type/new' });
 
       // assert
       expect(outcome).toEqual({ rowsApplied: 2 });
+      expect(statements.filter((text) => text.startsWith('COPY'))).toEqual([
+        `COPY ${star('dim_payment_type')} ("payment_type_id", "payment_type_name") FROM STDIN (FORMAT binary)`,
+        `COPY "${names.bookkeepingSchema}"."dim_payment_type_version" ("natural_id", "version") FROM STDIN (FORMAT binary)`,
+      ]);
+      expect(statements.filter((text) => text.includes('"totes_staging"') || text.startsWith('INSERT INTO') || text.startsWith('WITH'))).toEqual([
+        expect.stringContaining('load_log'),
+      ]);
       expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual([]);
-      expect(statements.filter((text) => text.includes('DISTINCT ON'))).toEqual([]);
+      const rows = await pool.query(`SELECT payment_type_id, payment_type_name FROM ${star('dim_payment_type')} ORDER BY 1`);
+      expect(rows.rows).toEqual([{ payment_type_id: 1, payment_type_name: 'SALE' }, { payment_type_id: 2, payment_type_name: 'REFUND' }]);
+      const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dim_payment_type_version ORDER BY natural_id`);
+      expect(versions.rows).toEqual([{ natural_id: 1, version: V1 }, { natural_id: 2, version: '2024-12-01 00:00:00.000000' }]);
     });
   });
 
-  it('merges a dimension file once its insert meets a known id: new ids once, newer versions applied, older ones ignored', async () => {
-    // prepare: id 3 is known at an older version, id 5 at a newer one; 5 sorts last, so the plain insert has inserted 1–4 before it fails
+  it('merges a dimension file of new ids that holds one id twice: the newer version wins, whatever its place in the file', async () => {
+    // prepare
+    const newer = '2024-12-01 00:00:00.000000';
+
+    await withRecordingWarehouse(async (recorded, statements) => {
+      // act
+      const outcome = await recorded.applyDimension(dimPaymentType, paymentTypes([[7, 'SEVEN NEWER', newer], [6, 'SIX', V1], [7, 'SEVEN OLDER', V1]]), { key: 'dim_payment_type/twice' });
+
+      // assert
+      expect(outcome).toEqual({ rowsApplied: 2 });
+      expect(statements.filter((text) => text.startsWith('ROLLBACK TO SAVEPOINT'))).toEqual(['ROLLBACK TO SAVEPOINT totes_copy_dimension']);
+      const rows = await pool.query(`SELECT payment_type_id, payment_type_name FROM ${star('dim_payment_type')} ORDER BY 1`);
+      expect(rows.rows).toEqual([{ payment_type_id: 6, payment_type_name: 'SIX' }, { payment_type_id: 7, payment_type_name: 'SEVEN NEWER' }]);
+      const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dim_payment_type_version ORDER BY natural_id`);
+      expect(versions.rows).toEqual([{ natural_id: 6, version: V1 }, { natural_id: 7, version: newer }]);
+    });
+  });
+
+  it('merges a dimension file once its COPY meets a known id: new ids once, newer versions applied, older ones ignored', async () => {
+    // prepare: id 3 is known at an older version, id 5 at a newer one; the COPY has written 1 and 2 when it meets 3
     const older = '2024-11-01 00:00:00.000000';
     const newer = '2024-12-01 00:00:00.000000';
     await warehouse.applyDimension(dimPaymentType, paymentTypes([[3, 'THREE OLD', older], [5, 'FIVE NEWER', newer]]), { key: 'dim_payment_type/known' });
