@@ -1,14 +1,15 @@
 import { InvalidInputError, NotYetAvailableError } from '../../errors';
 import { parquetColumnsFor } from '../../parquet/codec';
-import { type DecodedRowGroup, type ExactIntegers, type ParquetRowGroups, openParquet } from '../../parquet/decode';
+import { type DecodedRowGroup, type ParquetRowGroups, openParquet } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import { parseProcessedKey } from '../../schemas/keys';
-import type { CellValue, Row } from '../../schemas/rows';
+import type { Row } from '../../schemas/rows';
 import { type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
+import { batchOfColumns } from './row-batches';
 import { createRowGroupValidator } from './validate-rows';
 
 export type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
@@ -103,21 +104,12 @@ function validatedBatches(key: string, table: WarehouseTableDef, file: ParquetRo
   };
 }
 
-/**
- * A row group as a RowBatch. A column that the decoder kept as exact integers is passed on as
- * those, and its text is formatted only if a reader of `values` gets to that column: the
- * PostgreSQL warehouse encodes the integers and never does.
- */
+/** A row group as a RowBatch of `columns`, its exact integers kept (see batchOfColumns). */
 function batchOf(columns: readonly ColumnDef[], group: DecodedRowGroup): RowBatch {
-  const values: Array<ArrayLike<CellValue | undefined>> = [];
-  const exact: Array<ExactIntegers | undefined> = [];
-  columns.forEach((column, index) => {
+  return batchOfColumns(group.rowCount, columns.map((column) => {
     const decoded = group.columns.get(column.name)!;
-    exact.push(decoded.exact);
-    if (decoded.exact) Object.defineProperty(values, index, { get: () => decoded.values, enumerable: true });
-    else values[index] = decoded.values;
-  });
-  return { rowCount: group.rowCount, values, exact };
+    return { exact: decoded.exact, values: () => decoded.values };
+  }));
 }
 
 /**

@@ -15,18 +15,29 @@ export function rowBatchesOf(columns: readonly ColumnDef[], rows: readonly Row[]
   };
 }
 
+/** One column of a batch: its exact integers when it has them, and how to get its values. */
+export interface BatchColumn {
+  readonly exact?: ExactIntegers;
+  readonly values: () => ArrayLike<CellValue | undefined>;
+}
+
 /**
- * The given columns of a batch, in the order given. A column the batch has as exact integers
- * stays so, and its text is still formatted only if read.
+ * A batch of the given columns. A column given as exact integers stays so, and its `values`
+ * entry is a getter: its text is formatted only if a reader gets to that column (the PostgreSQL
+ * warehouse encodes the integers and never does).
  */
-export function pickColumns(batch: RowBatch, indexes: readonly number[]): RowBatch {
+export function batchOfColumns(rowCount: number, columns: readonly BatchColumn[]): RowBatch {
   const values: Array<ArrayLike<CellValue | undefined>> = [];
   const exact: Array<ExactIntegers | undefined> = [];
-  indexes.forEach((from, to) => {
-    const integers = batch.exact?.[from];
-    exact.push(integers);
-    if (integers) Object.defineProperty(values, to, { get: () => batch.values[from], enumerable: true });
-    else values[to] = batch.values[from]!;
+  columns.forEach((column, index) => {
+    exact.push(column.exact);
+    if (column.exact) Object.defineProperty(values, index, { get: column.values, enumerable: true });
+    else values[index] = column.values();
   });
-  return { rowCount: batch.rowCount, values, exact };
+  return { rowCount, values, exact };
+}
+
+/** The given columns of a batch, in the order given, exact integers kept. */
+export function pickColumns(batch: RowBatch, indexes: readonly number[]): RowBatch {
+  return batchOfColumns(batch.rowCount, indexes.map((from) => ({ exact: batch.exact?.[from], values: () => batch.values[from]! })));
 }
