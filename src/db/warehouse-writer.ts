@@ -23,7 +23,6 @@ import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
  */
 
 const STAGING = quoteIdent('totes_staging');
-const STAGING_DATES = quoteIdent('totes_staging_dates');
 const UNIQUE_VIOLATION = '23505';
 /**
  * The memory one sort of the load may take before it spills to disk, for this transaction only.
@@ -416,14 +415,31 @@ export class PgWarehouse implements Warehouse {
     return qualified(this.names.bookkeepingSchema, table);
   }
 
+  /**
+   * Inserts the dim_date rows that are missing, in one statement with one array parameter per
+   * column. A fact object refers to a few hundred dates at most, and a dim_date object holds no
+   * more: a staging table for them (created, COPYed into and dropped with each object's catalog
+   * entries) cost more than the insert itself.
+   */
   private async insertDates(client: pg.PoolClient, rows: RowBatches): Promise<number> {
     if (rows.rowCount === 0) return 0;
     const columns = fileColumns(dimDate);
-    await this.stage(client, STAGING_DATES, columns, rows);
+    if (columnList(rows.columns) !== columnList(columns)) {
+      throw new Error(`rows for ${dimDate.name} have columns ${columnList(rows.columns)}, expected ${columnList(columns)}`);
+    }
+    const arrays = columns.map((): CellValue[] => []);
+    for await (const batch of rows) {
+      columns.forEach((_column, index) => {
+        const values = batch.values[index]!;
+        for (let row = 0; row < batch.rowCount; row += 1) arrays[index]!.push(values[row] ?? null);
+      });
+    }
     const names = columnList(columns);
+    const unnested = columns.map((column, index) => `$${index + 1}::${sqlType(column)}[]`).join(', ');
     const inserted = await client.query(
-      `INSERT INTO ${this.star(dimDate.name)} (${names}) SELECT ${names} FROM ${STAGING_DATES} ORDER BY 1
+      `INSERT INTO ${this.star(dimDate.name)} (${names}) SELECT * FROM unnest(${unnested}) ORDER BY 1
        ON CONFLICT ("date_id") DO NOTHING`,
+      arrays,
     );
     return inserted.rowCount ?? 0;
   }
