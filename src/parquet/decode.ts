@@ -259,11 +259,14 @@ function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string
         }
         return text;
       });
+    // Only a column that exactIntegers refused gets here: one of its integers is beyond a
+    // double's exact range, so every value goes through BigInt. Whatever BigInt() refuses (a
+    // byte-array decimal, a fraction) fails here: such a file is unreadable.
     case 'time':
-      return mapInt64(raw, formatMicros, (micros) => microsToTime(micros));
+      return mapValues(raw, (micros) => microsToTime(BigInt(micros as bigint | number)));
     case 'decimal': {
       const { scale } = decoded;
-      return mapInt64(raw, (unscaled) => formatUnscaled(unscaled, scale), (unscaled) => unscaledToDecimal(unscaled, scale));
+      return mapValues(raw, (unscaled) => unscaledToDecimal(BigInt(unscaled as bigint | number), scale));
     }
     case 'other':
       return mapValues(raw, (value) => (typeof value === 'bigint' ? Number(value) : (value as CellValue)));
@@ -275,31 +278,6 @@ function mapValues(raw: RawValues, each: (value: unknown) => CellValue): CellVal
   for (let index = 0; index < raw.length; index += 1) {
     const value = raw[index];
     values[index] = value === null || value === undefined ? null : each(value);
-  }
-  return values;
-}
-
-/**
- * Integers as doubles where exact, through BigInt otherwise. A plain INT64 column arrives as a
- * BigInt64Array: its two 32-bit halves are read directly, so no BigInt is made per value.
- */
-function mapInt64(raw: RawValues, fromDouble: (value: number) => string, fromBigInt: (value: bigint) => string): CellValue[] {
-  const values = new Array<CellValue>(raw.length);
-  if (raw instanceof BigInt64Array) {
-    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
-    for (let index = 0; index < raw.length; index += 1) {
-      const high = words[2 * index + 1]!;
-      values[index] = high >= -SAFE_HIGH_WORD && high < SAFE_HIGH_WORD ? fromDouble(high * TWO_POW_32 + (words[2 * index]! >>> 0)) : fromBigInt(raw[index]!);
-    }
-    return values;
-  }
-  for (let index = 0; index < raw.length; index += 1) {
-    const value = raw[index];
-    if (value === null || value === undefined) values[index] = null;
-    else if (typeof value === 'number' && Number.isSafeInteger(value)) values[index] = fromDouble(value);
-    else if (typeof value === 'bigint' && value >= -9_007_199_254_740_991n && value <= 9_007_199_254_740_991n) values[index] = fromDouble(Number(value));
-    // Whatever BigInt() refuses (a byte-array decimal) fails here: such a file is unreadable.
-    else values[index] = fromBigInt(BigInt(value as bigint | number));
   }
   return values;
 }
