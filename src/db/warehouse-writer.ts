@@ -18,8 +18,8 @@ import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
  * (dropped at commit), then moves them into the star tables with set-based SQL whose every
  * statement is idempotent. A fact object whose versions are all new, and a dimension object whose
  * ids are all new, take a one-pass path first (COPY straight into the star table, inside a
- * savepoint) and fall back to the general path at the first sign it is not that case. A crash anywhere leaves nothing behind, so a redelivery
- * converges to the same warehouse.
+ * savepoint) and fall back to the general path at the first sign it is not that case. A crash
+ * anywhere leaves nothing behind, so a redelivery converges to the same warehouse.
  */
 
 const STAGING = quoteIdent('totes_staging');
@@ -43,6 +43,34 @@ function stagingColumnType(column: ColumnDef): string {
 
 function columnList(columns: readonly ColumnDef[]): string {
   return columns.map((column) => quoteIdent(column.name)).join(', ');
+}
+
+/** Refuses rows whose columns are not `columns`, in that order: `target` names where they were going. */
+function expectColumns(target: string, rows: RowBatches, columns: readonly ColumnDef[]): void {
+  if (columnList(rows.columns) !== columnList(columns)) {
+    throw new Error(`rows for ${target} have columns ${columnList(rows.columns)}, expected ${columnList(columns)}`);
+  }
+}
+
+/** What unlessUniqueViolation returns when its work met a unique violation and was rolled back. */
+const UNIQUE_CONFLICT = Symbol('unique conflict');
+
+/**
+ * Runs `work` inside the savepoint `savepoint`: kept when it succeeds, rolled back (and
+ * UNIQUE_CONFLICT returned) when it meets a unique violation, so the caller can take its merge
+ * path in the same transaction. Any other error is thrown as it is.
+ */
+async function unlessUniqueViolation<T>(client: pg.PoolClient, savepoint: string, work: () => Promise<T>): Promise<T | typeof UNIQUE_CONFLICT> {
+  await client.query(`SAVEPOINT ${savepoint}`);
+  try {
+    const result = await work();
+    await client.query(`RELEASE SAVEPOINT ${savepoint}`);
+    return result;
+  } catch (error) {
+    if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
+  }
+  await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+  return UNIQUE_CONFLICT;
 }
 
 /** The distinct keys of one dimension that a fact object refers to. */
@@ -264,20 +292,15 @@ export class PgWarehouse implements Warehouse {
         yield pickColumns(batch, starIndexes);
       }
     }
-    await client.query('SAVEPOINT totes_copy_dimension');
-    try {
+    const copied = await unlessUniqueViolation(client, 'totes_copy_dimension', async () => {
       const copy = client.query(copyFrom(`COPY ${this.star(table.name)} (${columnList(starColumns)}) FROM STDIN (FORMAT binary)`));
       await pipeline(binaryCopyStream(starColumns, starRows()), copy);
       const versionColumns = [keyColumn, text(SOURCE_VERSION_COLUMN)];
       const versions = client.query(copyFrom(`COPY ${this.bookkeeping(versionTableName(table))} ("natural_id", "version") FROM STDIN (FORMAT binary)`));
       await pipeline(binaryCopyStream(versionColumns, versionRows), versions);
-      await client.query('RELEASE SAVEPOINT totes_copy_dimension');
       return copy.rowCount;
-    } catch (error) {
-      if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
-    }
-    await client.query('ROLLBACK TO SAVEPOINT totes_copy_dimension');
-    return null;
+    });
+    return copied === UNIQUE_CONFLICT ? null : copied;
   }
 
   /**
@@ -394,15 +417,8 @@ export class PgWarehouse implements Warehouse {
    * the savepoint keeps the rows inserted before it from counting twice.
    */
   private async insertNewElseMerge(client: pg.PoolClient, insertNew: string, merge: string): Promise<number> {
-    await client.query('SAVEPOINT totes_insert_new');
-    try {
-      const inserted = await client.query(insertNew);
-      await client.query('RELEASE SAVEPOINT totes_insert_new');
-      return inserted.rowCount ?? 0;
-    } catch (error) {
-      if (pgErrorCode(error) !== UNIQUE_VIOLATION) throw error;
-      await client.query('ROLLBACK TO SAVEPOINT totes_insert_new');
-    }
+    const inserted = await unlessUniqueViolation(client, 'totes_insert_new', async () => (await client.query(insertNew)).rowCount ?? 0);
+    if (inserted !== UNIQUE_CONFLICT) return inserted;
     const merged = await client.query(merge);
     return merged.rowCount ?? 0;
   }
@@ -424,9 +440,7 @@ export class PgWarehouse implements Warehouse {
   private async insertDates(client: pg.PoolClient, rows: RowBatches): Promise<number> {
     if (rows.rowCount === 0) return 0;
     const columns = fileColumns(dimDate);
-    if (columnList(rows.columns) !== columnList(columns)) {
-      throw new Error(`rows for ${dimDate.name} have columns ${columnList(rows.columns)}, expected ${columnList(columns)}`);
-    }
+    expectColumns(dimDate.name, rows, columns);
     const arrays = columns.map((): CellValue[] => []);
     for await (const batch of rows) {
       columns.forEach((_column, index) => {
@@ -449,9 +463,7 @@ export class PgWarehouse implements Warehouse {
    * in, batch by batch as they are read, so only one batch's COPY input is held at a time.
    */
   private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: RowBatches): Promise<void> {
-    if (columnList(rows.columns) !== columnList(columns)) {
-      throw new Error(`rows for ${staging} have columns ${columnList(rows.columns)}, expected ${columnList(columns)}`);
-    }
+    expectColumns(staging, rows, columns);
     const definitions = columns.map((column) => `${quoteIdent(column.name)} ${stagingColumnType(column)}`).join(', ');
     await client.query(`CREATE TEMP TABLE ${staging} (${definitions}) ON COMMIT DROP`);
     const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT binary)`));
