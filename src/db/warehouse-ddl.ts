@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { quoteIdent } from '../schemas/columns';
-import { type DimensionDef, type WarehouseTableDef, dimDate, singleKeyColumn, versionedDimensions, warehouseTables } from '../schemas/warehouse';
+import { type DimensionDef, type WarehouseTableDef, refersToDimDate, singleKeyColumn, versionedDimensions, warehouseTables } from '../schemas/warehouse';
 import { TotesError } from '../errors';
 import { isTransientPgError } from './warehouse-pg-errors';
 import { columnSqlType } from './sql-types';
@@ -79,7 +79,7 @@ function constraintsOf(schema: string, table: WarehouseTableDef): ConstraintDdl[
 
 /** The fact's date columns: what analysts filter facts by. */
 function dateColumnsOf(table: WarehouseTableDef): string[] {
-  return table.columns.filter((column) => column.references?.table === dimDate.name).map((column) => column.name);
+  return table.columns.filter(refersToDimDate).map((column) => column.name);
 }
 
 /**

@@ -157,6 +157,11 @@ export function warehouseTable(name: WarehouseTableName): WarehouseTableDef {
   return table;
 }
 
+/** Whether a column refers to dim_date: one of a fact's date columns, whose dates dim_date must hold. */
+export function refersToDimDate(column: ColumnDef): boolean {
+  return column.references?.table === dimDate.name;
+}
+
 /** The one column of a table's primary key; a table keyed by several columns is refused. */
 export function singleKeyColumn(table: WarehouseTableDef): ColumnDef {
   const [key, ...rest] = table.primaryKey;

@@ -4,7 +4,7 @@ import { type DecodedRowGroup, type ParquetRowGroups, openParquet } from '../../
 import type { ColumnDef } from '../../schemas/columns';
 import { parseProcessedKey } from '../../schemas/keys';
 import type { Row } from '../../schemas/rows';
-import { type WarehouseTableDef, type WarehouseTableName, warehouseTable } from '../../schemas/warehouse';
+import { type WarehouseTableDef, type WarehouseTableName, refersToDimDate, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
@@ -117,7 +117,7 @@ function batchOf(columns: readonly ColumnDef[], group: DecodedRowGroup): RowBatc
  * make its foreign keys to dim_date hold.
  */
 function datesReferredTo(columns: readonly ColumnDef[]): { add(batch: RowBatch): void; rows(): Row[] } {
-  const dateColumns = columns.flatMap((column, index) => (column.references?.table === 'dim_date' ? [index] : []));
+  const dateColumns = columns.flatMap((column, index) => (refersToDimDate(column) ? [index] : []));
   const dates = new Set<string>();
   return {
     add(batch) {

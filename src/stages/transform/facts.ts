@@ -2,7 +2,7 @@ import { InvalidInputError } from '../../errors';
 import { createParquetEncoder, daysToDate, parquetColumnsFor, type PhysicalValue } from '../../parquet/codec';
 import type { ColumnDef, TableDef } from '../../schemas/columns';
 import { payment, purchaseOrder, salesOrder } from '../../schemas/source';
-import { dimDate, factPayment, factPurchaseOrder, factSalesOrder, type FactDef } from '../../schemas/warehouse';
+import { dimDate, factPayment, factPurchaseOrder, factSalesOrder, type FactDef, refersToDimDate } from '../../schemas/warehouse';
 import { dimDateRow } from '../shared/dim-date';
 import type { BuildOptions, TableOutput, WarehouseBuilder } from './build';
 import type { RecordSink } from './csv';
@@ -132,7 +132,7 @@ function compile({ fact, source, columns: sources }: FactMapping): CompiledMappi
   }
   const unmapped = Object.keys(sources).find((name) => !columns.some((column) => column.name === name));
   if (unmapped !== undefined) throw new Error(`${fact.name} has no column ${unmapped}`);
-  const dateColumns = columns.flatMap((column, index) => (column.references?.table === dimDate.name ? [index] : []));
+  const dateColumns = columns.flatMap((column, index) => (refersToDimDate(column) ? [index] : []));
   const boundedDecimals = columns.flatMap((column, index) =>
     column.type.kind === 'decimal' && column.type.precision !== undefined ? [{ column: index, scale: column.type.scale, precision: column.type.precision }] : [],
   );
