@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ColumnDef, ColumnType } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
-import { dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
+import { MICROS_PER_DAY, dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
 import { formatMicros } from '../parquet/decode';
 import type { RowBatch } from '../stages/load/ports';
 
@@ -46,7 +46,6 @@ function postgresDays(date: string): number {
   return days - POSTGRES_EPOCH_DAYS;
 }
 
-const MICROS_PER_DAY = 86_400_000_000;
 const MICROS_PER_DAY_BIGINT = BigInt(MICROS_PER_DAY);
 
 /** `HH:MM:SS[.ffffff]` → microseconds since midnight, up to 24:00:00, the last time PostgreSQL's time holds. */

@@ -128,6 +128,8 @@ export function daysToDate(days: number): string {
 }
 
 const MICROS_PER_SECOND_NUMBER = 1_000_000;
+/** Microseconds in a day: a time of day is below it (PostgreSQL's time also holds 24:00:00, exactly it). */
+export const MICROS_PER_DAY = 86_400_000_000;
 /** Powers of ten that pad a fraction of 0–6 digits to microseconds. */
 export const FRACTION_SCALE = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
 

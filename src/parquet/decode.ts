@@ -1,6 +1,6 @@
 import { parquetMetadata, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet';
 import type { CellValue, Row } from '../schemas/rows';
-import { daysToDate, microsToTime, unscaledToDecimal } from './codec';
+import { MICROS_PER_DAY, daysToDate, microsToTime, unscaledToDecimal } from './codec';
 
 /**
  * Reads a Parquet file one row group at a time, column by column, into the rows.ts
@@ -81,7 +81,6 @@ interface ColumnPlan {
   readonly decoded: DecodedKind;
 }
 
-const MICROS_PER_DAY = 86_400_000_000;
 const TWO_POW_32 = 4_294_967_296;
 /** |high word| below 2^21: the int64 is below 2^53 in magnitude, exact in a double. */
 const SAFE_HIGH_WORD = 2_097_152;

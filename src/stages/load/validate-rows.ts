@@ -1,3 +1,4 @@
+import { MICROS_PER_DAY } from '../../parquet/codec';
 import type { DecodedColumn, DecodedRowGroup, ExactIntegers } from '../../parquet/decode';
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
@@ -153,7 +154,6 @@ function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): Susp
   return everyValue(column);
 }
 
-const MICROS_PER_DAY = 86_400_000_000;
 
 /**
  * The first suspect at or after `from` among exact integers (see ExactIntegers): a NULL in a
