@@ -228,6 +228,11 @@ export async function drainQueues(sources: readonly EventSource[], options: Drai
     const depths = await Promise.all(resolved.map((source) => queueDepth(source.sqs, source.queueUrl)));
     return depths.every(isEmpty);
   };
+  // The counts are approximate, and one answer can miss a message: moto reads the visible count
+  // before the in-flight count, so a message whose visibility timeout ends between the two reads
+  // is in neither (a retry waiting to be moved to its DLQ was lost to a tick that way). A second
+  // answer, asked after the first returned, sees such a message as visible or in flight again.
+  const allEmptyTwice = async (): Promise<boolean> => (await allEmpty()) && (await allEmpty());
 
   const worker = async (source: EventSource): Promise<void> => {
     while (!done) {
@@ -242,7 +247,7 @@ export async function drainQueues(sources: readonly EventSource[], options: Drai
         totals.received += result.received;
         totals.succeeded += result.succeeded;
         totals.failed += result.failed;
-      } else if ((await upstreamDone()) && (await allEmpty())) {
+      } else if ((await upstreamDone()) && (await allEmptyTwice())) {
         // Asked in this order: once upstream is done nothing new can arrive, so queues empty
         // after that stay empty.
         done = true;

@@ -1,9 +1,11 @@
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../src/aws/clients';
+import { awsClientConfig } from '../../src/aws/config';
 import { drainQueue, drainQueues, pollBatch, type EventSource } from '../../src/local/event-source';
 import { testAwsSettings, uniqueName } from '../support/aws';
 
@@ -220,6 +222,39 @@ describe('drainQueue', () => {
 
     // assert
     expect(arrived.sort()).toEqual(['late-1', 'late-2']);
+  });
+
+  it('does not stop on one depth answer that misses a message whose visibility timeout is ending', async () => {
+    // prepare: a message that fails its first delivery and stays hidden for 3 s, and a client
+    // whose first depth answer after that failure counts nothing, as moto's can when the
+    // visibility timeout ends between its reads of the visible and the in-flight count
+    const queue = await createQueue({ visibilityTimeout: 3 });
+    await send(queue.url, ['retry-me']);
+    let deliveries = 0;
+    const failFirstDelivery: EventSource['handler'] = async (event) => {
+      deliveries += event.Records.length;
+      return { batchItemFailures: deliveries === 1 ? event.Records.map((record) => ({ itemIdentifier: record.messageId })) : [] };
+    };
+    const flaky = new SQSClient(awsClientConfig(testAwsSettings()));
+    const stub = mockClient(flaky);
+    stub.on(ReceiveMessageCommand).callsFake((input) => sqs.send(new ReceiveMessageCommand(input)));
+    stub.on(DeleteMessageBatchCommand).callsFake((input) => sqs.send(new DeleteMessageBatchCommand(input)));
+    let missed = 0;
+    stub.on(GetQueueAttributesCommand).callsFake((input) => {
+      if (deliveries === 1 && missed === 0) {
+        missed += 1;
+        return { Attributes: { ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' } };
+      }
+      return sqs.send(new GetQueueAttributesCommand(input));
+    });
+
+    // act
+    const result = await drainQueue({ sqs: flaky, queueUrl: queue.url, queueArn: queue.arn, handler: failFirstDelivery, waitSeconds: 1 }, { timeoutMs: 20_000 }).finally(() => stub.restore());
+
+    // assert: the miss happened, and the drain still waited for the retry
+    expect(missed).toBe(1);
+    expect(result).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(await visibleCount(queue.url)).toBe(0);
   });
 
   it('gives up after the timeout, naming what is left', async () => {
