@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
 import pg from 'pg';
 import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { startMoto, type RunningMoto } from '../src/local/moto';
@@ -140,17 +141,51 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
   };
 }
 
+/** What the stage workers run: bench/worker.ts, bundled as a function is for deployment. */
+interface RunOptions extends BenchOptions {
+  readonly workerBundle: string;
+}
+
 /** The stage's heap budget: the deployed function's (its NODE_OPTIONS), unless --heap-mb overrides it. */
 function heapFor(stage: BenchStage, options: BenchOptions): number {
   return options.heapMb ?? stackDefinition.functionSettings[stage].heapMb;
 }
 
-function runWorker(spec: WorkerSpec, log: (line: string) => void, heapMb: number): Promise<WorkerResult> {
+/** The stage function's NODE_OPTIONS as deployed, with --heap-mb's budget when given. */
+function nodeOptionsFor(stage: BenchStage, options: BenchOptions): string[] {
+  return stackDefinition.functionSettings[stage].nodeOptions
+    .split(' ')
+    .map((option) => (option.startsWith('--max-old-space-size=') ? `--max-old-space-size=${heapFor(stage, options)}` : option));
+}
+
+/**
+ * Bundles bench/worker.ts with the settings serverless-esbuild bundles each function with
+ * (infra/stack.cjs), so a stage worker runs the handlers' code as Lambda does. Run through tsx,
+ * its loader thread and TypeScript compilation had added ~60 MB to every worker's resident
+ * memory that no deployed function has (the load handler: 121 MB after import under tsx, 57 MB
+ * as its bundle). With TOTES_BENCH_PROFILE the identifiers stay unminified, for readable profiles.
+ */
+async function bundleWorker(outputDir: string): Promise<string> {
+  const { exclude, packager: _packager, outputFileExtension, mainFields, ...settings } = stackDefinition.esbuild;
+  const outfile = join(outputDir, `worker${outputFileExtension}`);
+  await build({
+    ...settings,
+    mainFields: [...mainFields],
+    ...(process.env.TOTES_BENCH_PROFILE ? { minifyIdentifiers: false } : {}),
+    external: [...exclude],
+    entryPoints: [resolve(projectRoot, 'bench/worker.ts')],
+    outfile,
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+function runWorker(spec: WorkerSpec, options: RunOptions): Promise<WorkerResult> {
+  const log = options.log;
   return new Promise((resolvePromise, reject) => {
     // TOTES_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker there (see the README's Performance section).
     const profile = process.env.TOTES_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.TOTES_BENCH_PROFILE)] : [];
-    const heap = [`--max-old-space-size=${heapMb}`];
-    const child = spawn(process.execPath, [...profile, ...heap, '--import', 'tsx', resolve(projectRoot, 'bench/worker.ts')], {
+    const child = spawn(process.execPath, [...profile, ...nodeOptionsFor(spec.stage, options), options.workerBundle], {
       cwd: projectRoot,
       env: { ...process.env, TOTES_BENCH_WORKER: JSON.stringify(spec), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,10 +225,10 @@ function workerSpec(stage: BenchStage, environment: LocalEnvironment, aws: { reg
  * One stage's worker processes, started at once and awaited: one extract (one invocation), or
  * `--workers` transform or load processes, each with its deployed heap budget.
  */
-function spawnWorkers(stage: BenchStage, environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: BenchOptions, upstreamDoneFile?: string): Promise<WorkerResult[]> {
+function spawnWorkers(stage: BenchStage, environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: RunOptions, upstreamDoneFile?: string): Promise<WorkerResult[]> {
   const processes = stage === 'extract' ? 1 : options.workers;
   const spec = workerSpec(stage, environment, aws, upstreamDoneFile);
-  return Promise.all(Array.from({ length: processes }, () => runWorker(spec, options.log, heapFor(stage, options))));
+  return Promise.all(Array.from({ length: processes }, () => runWorker(spec, options)));
 }
 
 /** What one stage's workers did together. */
@@ -242,7 +277,7 @@ async function emptyWarehouse(warehouseUrl: string): Promise<void> {
  * ingestion object, not after the last). A consumer stops once its producer has finished and its
  * queue is empty: the runner marks each producer's end with a file the consumers look for.
  */
-async function pipelinedRun(environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: BenchOptions): Promise<PipelinedFigure> {
+async function pipelinedRun(environment: LocalEnvironment, aws: { region: string; endpoint: string }, options: RunOptions): Promise<PipelinedFigure> {
   const flags = await mkdtemp(join(tmpdir(), 'totes-bench-flags-'));
   const extractDone = join(flags, 'extract-done');
   const transformDone = join(flags, 'transform-done');
@@ -287,7 +322,7 @@ interface Scenario {
  * stages do not overlap, so each one's rate and memory are its own, and the end-to-end time is
  * their sum: an upper bound on the time of the deployed pipeline, where they overlap.
  */
-async function initialLoad(salesOrders: number, moto: RunningMoto, options: BenchOptions): Promise<Scenario> {
+async function initialLoad(salesOrders: number, moto: RunningMoto, options: RunOptions): Promise<Scenario> {
   const { log } = options;
   const databases = await createDatabases(options.adminUrl ?? DEFAULT_ADMIN_URL, log);
   try {
@@ -381,9 +416,14 @@ async function incrementalTick(scenario: Scenario, log: (line: string) => void):
 }
 
 /** The whole benchmark; see bench/run.ts for the command line and the README's Performance section for the figures. */
-export async function runBench(options: BenchOptions): Promise<BenchResult> {
+export async function runBench(benchOptions: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
-  const moto = await startMoto();
+  const bundleDir = await mkdtemp(join(tmpdir(), 'totes-bench-worker-'));
+  const options: RunOptions = { ...benchOptions, workerBundle: await bundleWorker(bundleDir) };
+  const moto = await startMoto().catch(async (error: unknown) => {
+    await rm(bundleDir, { recursive: true, force: true });
+    throw error;
+  });
   const scaling: InitialLoadFigure[] = [];
   try {
     for (const scale of [...new Set(options.scaling)].filter((scale) => scale !== options.salesOrders).sort((a, b) => a - b)) {
@@ -417,5 +457,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     await moto.stop();
+    await rm(bundleDir, { recursive: true, force: true });
   }
 }

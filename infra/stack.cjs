@@ -51,6 +51,33 @@ const functionSettings = Object.freeze({
   load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, batchSize: 2 }),
 });
 
+/**
+ * How serverless-esbuild bundles each function (serverless.yml: `custom.esbuild`); the bench
+ * bundles its stage workers with the same settings, so it measures the code as deployed.
+ */
+const esbuild = Object.freeze({
+  bundle: true,
+  minify: true,
+  // Cold import is mostly V8 compiling the bundle, so its size is the cost (README, Performance).
+  // The ESM builds of the AWS SDK (`module`) let esbuild drop the commands and clients a function
+  // never uses; packages with an `exports` map are unaffected.
+  mainFields: ['module', 'main'],
+  // NODE_OPTIONS has --enable-source-maps (above), which parses the map at import; without the
+  // sources embedded it is a fraction of the size, and stack traces still name file and line.
+  sourcemap: true,
+  sourcesContent: false,
+  target: 'node22',
+  platform: 'node',
+  format: 'esm',
+  outputFileExtension: '.mjs',
+  // Bundled packages still use require(); ESM output needs it defined.
+  banner: { js: "import { createRequire as __totesCreateRequire } from 'node:module'; const require = __totesCreateRequire(import.meta.url);" },
+  // The AWS SDK is bundled at the pinned version rather than taken from the runtime; pg-native is
+  // pg's optional native binding, never loaded.
+  exclude: ['pg-native'],
+  packager: 'npm',
+});
+
 /** What the extract emits after every successful run; the staleness alarm watches it. */
 const metrics = Object.freeze({
   namespace: 'totes',
@@ -609,6 +636,7 @@ module.exports = {
   cloudFormation,
   environment,
   functionSettings,
+  esbuild,
   metrics,
   VISIBILITY_TIMEOUT_FACTOR,
   SQS_CONSUME_ACTIONS,

@@ -81,11 +81,31 @@ export interface FunctionSettings {
   readonly batchSize?: number;
 }
 
+/** serverless-esbuild's settings (serverless.yml `custom.esbuild`): esbuild's own, plus the plugin's three. */
+export interface EsbuildSettings {
+  readonly bundle: boolean;
+  readonly minify: boolean;
+  readonly mainFields: readonly string[];
+  readonly sourcemap: boolean;
+  readonly sourcesContent: boolean;
+  readonly target: string;
+  readonly platform: 'node';
+  readonly format: 'esm';
+  readonly banner: Readonly<Record<string, string>>;
+  /** serverless-esbuild: packages left out of the bundle (esbuild's `external`). */
+  readonly exclude: readonly string[];
+  /** serverless-esbuild: the bundle's file extension. */
+  readonly outputFileExtension: string;
+  /** serverless-esbuild: what installs the excluded packages. */
+  readonly packager: string;
+}
+
 export interface StackDefinition {
   stackModel(options: StackModelOptions): StackModel;
   renderCloudFormation(model: StackModel, parameterDefaults: Record<string, string>): Record<string, CloudFormationValue>;
   renderEnvironment(model: StackModel, settings: Record<string, string>): Record<string, CloudFormationValue>;
   readonly functionSettings: Readonly<Record<FunctionId, FunctionSettings>>;
+  readonly esbuild: EsbuildSettings;
   readonly metrics: StackModel['metrics'];
   readonly VISIBILITY_TIMEOUT_FACTOR: number;
   readonly SQS_CONSUME_ACTIONS: readonly string[];
