@@ -3,7 +3,8 @@
  * extract handler invoked once on a scheduled event, or the transform/load handler fed by the
  * local SQS event-source runtime until its queue is empty (one worker ≈ one Lambda instance).
  *
- * Started by bench/runner.ts with the spec as JSON in TOTES_BENCH_WORKER; prints one JSON line
+ * Started by bench/runner.ts, bundled by esbuild as the functions are for deployment and run with
+ * the function's NODE_OPTIONS, with the spec as JSON in TOTES_BENCH_WORKER; prints one JSON line
  * (the WorkerResult) on stdout.
  */
 import { existsSync } from 'node:fs';
