@@ -419,11 +419,16 @@ async function incrementalTick(scenario: Scenario, log: (line: string) => void):
 export async function runBench(benchOptions: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const bundleDir = await mkdtemp(join(tmpdir(), 'totes-bench-worker-'));
-  const options: RunOptions = { ...benchOptions, workerBundle: await bundleWorker(bundleDir) };
-  const moto = await startMoto().catch(async (error: unknown) => {
+  try {
+    return await runScenarios(startedAt, { ...benchOptions, workerBundle: await bundleWorker(bundleDir) });
+  } finally {
     await rm(bundleDir, { recursive: true, force: true });
-    throw error;
-  });
+  }
+}
+
+/** Every point of the scaling curve, the tick and the bundles, in one moto started for them. */
+async function runScenarios(startedAt: string, options: RunOptions): Promise<BenchResult> {
+  const moto = await startMoto();
   const scaling: InitialLoadFigure[] = [];
   try {
     for (const scale of [...new Set(options.scaling)].filter((scale) => scale !== options.salesOrders).sort((a, b) => a - b)) {
@@ -457,6 +462,5 @@ export async function runBench(benchOptions: BenchOptions): Promise<BenchResult>
     }
   } finally {
     await moto.stop();
-    await rm(bundleDir, { recursive: true, force: true });
   }
 }
