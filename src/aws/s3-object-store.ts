@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream';
-import type { S3Client} from '@aws-sdk/client-s3';
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { TotesError } from '../errors';
-import type { ObjectStore, PutResult } from '../stages/ports';
+import type { ObjectBody, ObjectStore, PutResult } from '../stages/ports';
 
 /**
  * Multipart part size: large enough for throughput, small enough to keep memory flat (an upload
@@ -18,6 +20,26 @@ function isAlreadyExists(error: unknown): boolean {
   return error.name === 'PreconditionFailed' || error.$metadata?.httpStatusCode === 412 || error.name === 'ConditionalRequestConflict';
 }
 
+/** Worth another attempt: the request never got an answer, or S3 was busy or failing. */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return true;
+  const status = error.$metadata?.httpStatusCode ?? 0;
+  return status >= 500 || status === 429 || status === 408 || error.name === 'SlowDown' || error.name === 'RequestTimeout';
+}
+
+function isParts(body: ObjectBody): body is readonly Uint8Array[] {
+  return Array.isArray(body);
+}
+
+/** CRC32 of the parts as one object, base64 of its big-endian bytes, as S3 takes it. */
+function crc32Base64(parts: readonly Uint8Array[]): string {
+  let checksum = 0;
+  for (const part of parts) checksum = crc32(part, checksum);
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(checksum >>> 0);
+  return bytes.toString('base64');
+}
+
 function isMissing(error: unknown): boolean {
   return error instanceof NoSuchKey || (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata?.httpStatusCode === 404));
 }
@@ -29,8 +51,12 @@ export class S3ObjectStore implements ObjectStore {
     readonly bucket: string,
   ) {}
 
-  async putNew(key: string, body: Readable | Uint8Array | string, contentType: string): Promise<PutResult> {
+  async putNew(key: string, body: ObjectBody, contentType: string): Promise<PutResult> {
     try {
+      if (isParts(body)) {
+        await this.putParts(key, body, contentType);
+        return { created: true };
+      }
       // lib-storage streams a Readable in parts (bounded memory) and does a single PUT for small bodies.
       const upload = new Upload({
         client: this.s3,
@@ -43,6 +69,43 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       if (isAlreadyExists(error)) return { created: false };
       throw new TotesError(`cannot write s3://${this.bucket}/${key}`, { context: { bucket: this.bucket, key }, retryable: true, cause: error });
+    }
+  }
+
+  /**
+   * One PUT of parts that follow one another, streamed from them: no copy of the whole object is
+   * made. The checksum is computed here and sent with the request, so the SDK neither hashes the
+   * stream nor switches to aws-chunked encoding, and S3 still verifies what it stores.
+   *
+   * The SDK does not retry a streamed body (it cannot read it twice), so this does, with a fresh
+   * stream over the same parts each time. The caller keeps the parts unchanged until this settles;
+   * S3 answers a PUT only after reading the whole Content-Length, so a stored object never holds
+   * bytes read after that.
+   */
+  private async putParts(key: string, parts: readonly Uint8Array[], contentType: string): Promise<void> {
+    const contentLength = parts.reduce((total, part) => total + part.byteLength, 0);
+    const checksum = crc32Base64(parts);
+    const attempts = await this.s3.config.maxAttempts();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: Readable.from(parts, { objectMode: false }),
+            ContentLength: contentLength,
+            ContentType: contentType,
+            ChecksumAlgorithm: 'CRC32',
+            ChecksumCRC32: checksum,
+            IfNoneMatch: '*',
+          }),
+        );
+        return;
+      } catch (error) {
+        if (attempt >= attempts || !isTransient(error)) throw error;
+        // The SDK's own back-off is 100 ms doubling, with jitter; so is this.
+        await sleep(Math.random() * 100 * 2 ** (attempt - 1));
+      }
     }
   }
 

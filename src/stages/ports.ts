@@ -10,9 +10,12 @@ export interface PutResult {
   readonly created: boolean;
 }
 
+/** An object's bytes: whole, streamed, or in parts that follow one another (the extract's chunks). */
+export type ObjectBody = Readable | Uint8Array | string | readonly Uint8Array[];
+
 export interface ObjectStore {
   /** Writes a new object. Never overwrites: an existing key returns `{ created: false }`. */
-  putNew(key: string, body: Readable | Uint8Array | string, contentType: string): Promise<PutResult>;
+  putNew(key: string, body: ObjectBody, contentType: string): Promise<PutResult>;
   /** Reads a whole object. Throws a NotFound-flavoured TotesError when it is missing. */
   getBytes(key: string): Promise<Uint8Array>;
   /** Streams an object, for inputs too large to hold in memory. */

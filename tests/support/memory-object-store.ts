@@ -1,16 +1,18 @@
 import { Readable } from 'node:stream';
 import { TotesError } from '../../src/errors';
-import type { ObjectStore, PutResult } from '../../src/stages/ports';
+import type { ObjectBody, ObjectStore, PutResult } from '../../src/stages/ports';
 
 /** An in-memory ObjectStore with S3's create-only semantics, for unit tests of stages. */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
 
-  async putNew(key: string, body: Readable | Uint8Array | string): Promise<PutResult> {
+  async putNew(key: string, body: ObjectBody): Promise<PutResult> {
     if (this.objects.has(key)) return { created: false };
     let bytes: Uint8Array;
     if (typeof body === 'string') bytes = Buffer.from(body);
     else if (body instanceof Uint8Array) bytes = body;
+    // Copied: the extract hands its chunk memory back once the write returns.
+    else if (Array.isArray(body)) bytes = Buffer.concat(body as readonly Uint8Array[]);
     else {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));

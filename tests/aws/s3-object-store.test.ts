@@ -1,0 +1,115 @@
+import type { Readable } from 'node:stream';
+import { CreateBucketCommand, HeadObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createS3Client } from '../../src/aws/clients';
+import { S3ObjectStore } from '../../src/aws/s3-object-store';
+import { testAwsSettings, uniqueName } from '../support/aws';
+
+let s3: S3Client;
+let bucket: string;
+
+beforeEach(async () => {
+  s3 = createS3Client(testAwsSettings());
+  bucket = uniqueName('objects');
+  await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-2' } }));
+});
+
+afterEach(() => {
+  s3.destroy();
+});
+
+/** Fails the next `count` PUTs with `fault`, after reading some of the body, as a dropped connection would. */
+function failPuts(client: S3Client, count: number, fault: () => Error): { attempts: number } {
+  const seen = { attempts: 0 };
+  let left = count;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      seen.attempts += 1;
+      if (left > 0) {
+        left -= 1;
+        (args.request as { body?: Readable }).body?.read();
+        throw fault();
+      }
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'failPuts' },
+  );
+  return seen;
+}
+
+const parts = [Buffer.from('id,name\n1,caf'), Buffer.alloc(0), Buffer.from('é\n2,🎉\n'), Buffer.from('3,x\n')];
+const whole = Buffer.concat(parts);
+
+describe('S3ObjectStore.putNew with parts', () => {
+  it('writes the parts as one object, sending the CRC32 the SDK computes for the whole body', async () => {
+    // prepare: record the checksum header each PUT leaves with
+    const sent: Record<string, string | undefined> = {};
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { method: string; path: string; headers: Record<string, string> };
+        if (request.method === 'PUT') sent[request.path.split('/').at(-1) ?? ''] = `${request.headers['x-amz-sdk-checksum-algorithm']} ${request.headers['x-amz-checksum-crc32']}`;
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'recordChecksum' },
+    );
+    const store = new S3ObjectStore(s3, bucket);
+
+    // act
+    const result = await store.putNew('address/parts.csv', parts, 'text/csv');
+    await store.putNew('address/whole.csv', whole, 'text/csv');
+
+    // assert
+    expect(result).toEqual({ created: true });
+    expect(Buffer.from(await store.getBytes('address/parts.csv'))).toEqual(whole);
+    const stored = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'address/parts.csv' }));
+    expect(stored.ContentType).toBe('text/csv');
+    expect(sent['parts.csv']).toMatch(/^CRC32 [A-Za-z0-9+/]{6}==$/);
+    expect(sent['parts.csv']).toBe(sent['whole.csv']);
+  });
+
+  it('never overwrites: an existing key is reported, and keeps its bytes', async () => {
+    // prepare
+    const store = new S3ObjectStore(s3, bucket);
+    await store.putNew('address/a.csv', parts, 'text/csv');
+
+    // act
+    const again = await store.putNew('address/a.csv', [Buffer.from('other\n')], 'text/csv');
+
+    // assert
+    expect(again).toEqual({ created: false });
+    expect(Buffer.from(await store.getBytes('address/a.csv'))).toEqual(whole);
+  });
+
+  it('sends the whole object again, from the first byte, after a dropped connection', async () => {
+    // prepare: the SDK cannot resend a stream it has read, so the store must
+    const faults = failPuts(s3, 1, () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const store = new S3ObjectStore(s3, bucket);
+
+    // act
+    const result = await store.putNew('address/a.csv', parts, 'text/csv');
+
+    // assert
+    expect(result).toEqual({ created: true });
+    expect(faults.attempts).toBe(2);
+    expect(Buffer.from(await store.getBytes('address/a.csv'))).toEqual(whole);
+  });
+
+  it('gives up after the client\'s maxAttempts, and does not retry a refusal', async () => {
+    // prepare
+    const dropping = failPuts(s3, 10, () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const store = new S3ObjectStore(s3, bucket);
+    const refusingClient = createS3Client(testAwsSettings());
+    const refusals = failPuts(refusingClient, 10, () => new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' }));
+
+    // act
+    const dropped = await store.putNew('address/a.csv', parts, 'text/csv').catch((error: unknown) => error);
+    const refused = await new S3ObjectStore(refusingClient, bucket).putNew('address/b.csv', parts, 'text/csv').catch((error: unknown) => error);
+
+    // assert
+    expect(dropped).toMatchObject({ message: `cannot write s3://${bucket}/address/a.csv` });
+    expect(refused).toMatchObject({ message: `cannot write s3://${bucket}/address/b.csv` });
+    expect(dropping.attempts).toBe(await s3.config.maxAttempts());
+    expect(refusals.attempts).toBe(1);
+    refusingClient.destroy();
+  });
+});
