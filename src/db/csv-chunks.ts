@@ -1,7 +1,19 @@
 import type { CsvChunk } from '../stages/extract/ports';
+import { BlockPool, BlockWriter } from './byte-blocks';
 
 const QUOTE = 0x22;
 const NEWLINE = 0x0a;
+
+/**
+ * Chunk memory comes in blocks of this size: a 50,000-row sales-order chunk (~5 MB) fills about
+ * ten, and a small table's only chunk takes one, touched only as far as it is written.
+ */
+export const CHUNK_BLOCK_BYTES = 512 * 1024;
+
+/** A pool for the chunks of one process: enough idle blocks for two tables' chunks in flight. */
+export function createChunkMemory(): BlockPool {
+  return new BlockPool(CHUNK_BLOCK_BYTES, 64);
+}
 
 /**
  * Cuts the output of one `COPY … TO STDOUT (FORMAT csv, HEADER true)` into chunks of at most
@@ -11,18 +23,27 @@ const NEWLINE = 0x0a;
  * delimiter or a line break, and writes a quote inside a value as two, so counting quotes is
  * enough to tell the two kinds of newline apart: the parity flips at every quote and the doubled
  * one flips it back. Nothing else in a record is parsed.
+ *
+ * A chunk's bytes are copied into blocks of `memory` as they arrive, so the COPY's buffers die
+ * young; the consumer releases each chunk once it is uploaded, and its blocks fill a later chunk.
  */
 export class CsvChunker {
   private header: Buffer | null = null;
-  /** Bytes of the chunk being filled (for the header, of the header), as slices of the input. */
-  private pending: Buffer[] = [];
+  /** The header's bytes until its newline arrives, as slices of the input. */
+  private headerParts: Buffer[] = [];
+  /** The chunk being filled: the header, then its records. */
+  private readonly filling: BlockWriter;
   private pendingRows = 0;
   /** Bytes since the last newline that ended a record: a record not yet complete. */
   private partialBytes = 0;
   private quoted = false;
 
-  constructor(private readonly maxRows: number) {
+  constructor(
+    private readonly maxRows: number,
+    memory: BlockPool = createChunkMemory(),
+  ) {
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new Error(`rows per chunk must be a whole number >= 1, got ${maxRows}`);
+    this.filling = new BlockWriter(memory);
   }
 
   /** Takes the next bytes of the COPY and returns the chunks they complete, in order. */
@@ -52,11 +73,11 @@ export class CsvChunker {
         position = newline + 1;
         lastRecordEnd = position;
         if (this.header === null) {
-          this.header = Buffer.concat([...this.pending, bytes.subarray(chunkStart, position)]);
-          this.pending = [];
+          this.header = Buffer.concat([...this.headerParts, bytes.subarray(chunkStart, position)]);
+          this.headerParts = [];
           chunkStart = position;
         } else if (++this.pendingRows === this.maxRows) {
-          this.pending.push(bytes.subarray(chunkStart, position));
+          this.append(this.header, bytes.subarray(chunkStart, position));
           full.push(this.take());
           chunkStart = position;
         }
@@ -67,7 +88,10 @@ export class CsvChunker {
         break;
       }
     }
-    if (chunkStart < end) this.pending.push(bytes.subarray(chunkStart));
+    if (chunkStart < end) {
+      if (this.header === null) this.headerParts.push(bytes.subarray(chunkStart));
+      else this.append(this.header, bytes.subarray(chunkStart));
+    }
     this.partialBytes = lastRecordEnd < 0 ? this.partialBytes + end : end - lastRecordEnd;
     return full;
   }
@@ -80,9 +104,15 @@ export class CsvChunker {
     return this.pendingRows > 0 ? this.take() : null;
   }
 
+  /** Adds record bytes to the chunk being filled, which starts with the header. */
+  private append(header: Buffer, records: Buffer): void {
+    if (this.filling.byteLength === 0) this.filling.write(header);
+    this.filling.write(records);
+  }
+
   private take(): CsvChunk {
-    const chunk = { rows: this.pendingRows, csv: Buffer.concat([this.header as Buffer, ...this.pending]) };
-    this.pending = [];
+    const { parts, release } = this.filling.finish();
+    const chunk = { rows: this.pendingRows, csv: parts, release };
     this.pendingRows = 0;
     return chunk;
   }

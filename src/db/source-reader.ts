@@ -6,7 +6,8 @@ import { quoteIdent } from '../schemas/columns';
 import { normaliseSourceTimestamp } from '../schemas/keys';
 import { sourceIdColumn, sourceTable, type SourceTableName } from '../schemas/source';
 import type { ChangeQuery, ChangeSet, CsvChunk, RowVersion, SourceReader } from '../stages/extract/ports';
-import { CsvChunker } from './csv-chunks';
+import type { BlockPool } from './byte-blocks';
+import { CsvChunker, createChunkMemory } from './csv-chunks';
 
 /** A ready pool, or a factory that builds one on first use (so a missing secret fails one tick, not the cold start). */
 export type PoolProvider = pg.Pool | (() => Promise<pg.Pool>);
@@ -22,6 +23,8 @@ export type PoolProvider = pg.Pool | (() => Promise<pg.Pool>);
  */
 export function createPgSourceReader(pool: PoolProvider): SourceReader {
   const getPool = typeof pool === 'function' ? pool : async () => pool;
+  // One pool for every table this reader reads: a warm function reuses the last run's blocks.
+  const chunkMemory = createChunkMemory();
   return {
     async withChanges(table, query, work) {
       const client = await connect(table, getPool);
@@ -32,7 +35,7 @@ export function createPgSourceReader(pool: PoolProvider): SourceReader {
       const ignoreConnectionError = () => undefined;
       client.on('error', ignoreConnectionError);
       try {
-        const changes = await openChangeSet(client, table, query);
+        const changes = await openChangeSet(client, table, query, chunkMemory);
         const result = await work(changes);
         await sourceQuery(client, table, 'COMMIT');
         client.off('error', ignoreConnectionError);
@@ -70,7 +73,7 @@ async function sourceQuery<R extends pg.QueryResultRow>(client: pg.PoolClient, t
   }
 }
 
-async function openChangeSet(client: pg.PoolClient, table: SourceTableName, query: ChangeQuery): Promise<ChangeSet> {
+async function openChangeSet(client: pg.PoolClient, table: SourceTableName, query: ChangeQuery, chunkMemory: BlockPool): Promise<ChangeSet> {
   const definition = sourceTable(table);
   const relation = quoteIdent(definition.name);
   const id = `t.${quoteIdent(sourceIdColumn(definition))}`;
@@ -111,7 +114,7 @@ async function openChangeSet(client: pg.PoolClient, table: SourceTableName, quer
       // table, not as a bare pg error inside an S3 upload failure.
       const csv = new PassThrough();
       copy.on('error', (error) => csv.destroy(readFailure(table, error)));
-      const chunker = new CsvChunker(query.maxRowsPerChunk);
+      const chunker = new CsvChunker(query.maxRowsPerChunk, chunkMemory);
       for await (const bytes of copy.pipe(csv)) yield* chunker.push(bytes as Buffer);
       let last;
       try {

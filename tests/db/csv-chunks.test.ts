@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
+import { BlockPool } from '../../src/db/byte-blocks';
 import { CsvChunker } from '../../src/db/csv-chunks';
 import type { CsvChunk } from '../../src/stages/extract/ports';
 
@@ -30,7 +31,29 @@ function chunk(csv: string, maxRows: number, cuts: readonly number[] = []): CsvC
 }
 
 function text(chunk: CsvChunk): string {
-  return Buffer.from(chunk.csv).toString('utf8');
+  return Buffer.concat(chunk.csv).toString('utf8');
+}
+
+/**
+ * As the extract consumes chunks: each read as it comes and released at once, so the next
+ * chunks are written into its blocks.
+ */
+function chunkAndRelease(csv: string, maxRows: number, cuts: readonly number[], memory: BlockPool): { rows: number; text: string }[] {
+  const bytes = Buffer.from(csv);
+  const chunker = new CsvChunker(maxRows, memory);
+  const seen: { rows: number; text: string }[] = [];
+  const consume = (each: CsvChunk) => {
+    seen.push({ rows: each.rows, text: text(each) });
+    each.release();
+  };
+  let start = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    chunker.push(bytes.subarray(start, cut)).forEach(consume);
+    start = cut;
+  }
+  const last = chunker.end();
+  if (last) consume(last);
+  return seen;
 }
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -101,16 +124,44 @@ describe('CsvChunker', () => {
       const length = Buffer.byteLength(csv);
       const cuts = Array.from({ length: Math.floor(next() * 8) }, () => Math.floor(next() * length)).sort((a, b) => a - b);
       const maxRows = 1 + Math.floor(next() * 7);
+      // Blocks of 1 to 16 bytes: records, the header and multi-byte characters all cross them.
+      const memory = new BlockPool(1 + Math.floor(next() * 16), 8);
 
       // act
-      const chunks = chunk(csv, maxRows, cuts);
+      const chunks = chunkAndRelease(csv, maxRows, cuts, memory);
 
       // assert
-      expect(chunks.every((each) => each.rows >= 1 && each.rows <= maxRows && text(each).startsWith(HEADER))).toBe(true);
+      expect(chunks.every((each) => each.rows >= 1 && each.rows <= maxRows && each.text.startsWith(HEADER))).toBe(true);
       expect(chunks.slice(0, -1).every((each) => each.rows === maxRows)).toBe(true);
-      expect(chunks.flatMap((each) => parse(text(each), { columns: true }))).toEqual(values);
+      expect(chunks.flatMap((each) => parse(each.text, { columns: true }))).toEqual(values);
       expect(chunks.reduce((sum, each) => sum + each.rows, 0)).toBe(rows);
     }
+  });
+
+  it('writes a chunk into the blocks of one released before it, and never into those of a chunk still held', () => {
+    // prepare: blocks of 16 bytes, chunks of two records (41 bytes: three blocks each)
+    const memory = new BlockPool(16, 8);
+    const chunker = new CsvChunker(2, memory);
+    const records = [1, 2, 3, 4, 5, 6].map((id) => record(id, `name ${id}`, 'note'));
+    const push = (csv: string) => chunker.push(Buffer.from(csv));
+
+    // act
+    const [first] = push(HEADER + records[0] + records[1]);
+    const [second] = push(`${records[2]}${records[3]}`);
+    const firstBlocks = first?.csv.map((part) => part.buffer);
+    first?.release();
+    first?.release();
+    const idleAfterRelease = memory.idleBlocks;
+    const [third] = push(`${records[4]}${records[5]}`);
+
+    // assert
+    expect(second && text(second)).toBe(HEADER + records[2] + records[3]);
+    expect(idleAfterRelease).toBe(3);
+    // The same blocks, not equal ones: identity, not contents.
+    expect(third?.csv).toHaveLength(3);
+    expect(third?.csv.every((part) => firstBlocks?.includes(part.buffer))).toBe(true);
+    expect(third && text(third)).toBe(HEADER + records[4] + records[5]);
+    expect(second && text(second)).toBe(HEADER + records[2] + records[3]);
   });
 
   it('yields nothing for a header alone', () => {

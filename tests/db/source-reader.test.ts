@@ -22,7 +22,7 @@ async function readChunks(changes: ChangeSet): Promise<{ csv: string[]; chunkRow
   const csv: string[] = [];
   const chunkRows: number[] = [];
   for await (const chunk of changes.chunks()) {
-    csv.push(Buffer.from(chunk.csv).toString('utf8'));
+    csv.push(Buffer.concat(chunk.csv).toString('utf8'));
     chunkRows.push(chunk.rows);
   }
   return { csv, chunkRows };

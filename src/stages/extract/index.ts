@@ -176,7 +176,7 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
     try {
       for await (const chunk of changes.chunks()) {
         const key = buildIngestionKey({ table, runDay, window: { from: lease.watermark, to: watermark }, runId, part: objects.length + 1 });
-        await uploads.start(async () => {
+        await uploads.start(chunk.release, async () => {
           const result = await context.objectStore.putNew(key, chunk.csv, CSV_CONTENT_TYPE);
           // An existing key holds some other read of this window; trusting it could drop rows this
           // snapshot has and that one lacks, so the table fails instead (run ids must be unique).
@@ -202,7 +202,8 @@ async function readAndWrite(table: SourceTableName, lease: WatermarkState, conte
 
 /**
  * Uploads running while the caller goes on, at most `limit` at once. A failure is kept, not
- * thrown into the void: the caller settles them all, then asks for the first failure.
+ * thrown into the void: the caller settles them all, then asks for the first failure. Each
+ * upload's chunk memory is released once it has settled, or at once when it never starts.
  */
 class BackgroundUploads {
   private readonly running = new Set<Promise<void>>();
@@ -211,14 +212,22 @@ class BackgroundUploads {
   constructor(private readonly limit: number) {}
 
   /** Starts `upload` once fewer than `limit` are running; throws an earlier upload's failure instead. */
-  async start(upload: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    this.throwFirstFailure();
+  async start(release: () => void, upload: () => Promise<void>): Promise<void> {
+    try {
+      while (this.running.size >= this.limit) await Promise.race(this.running);
+      this.throwFirstFailure();
+    } catch (error) {
+      release();
+      throw error;
+    }
     const running: Promise<void> = upload()
       .catch((error: unknown) => {
         this.failure ??= { error };
       })
-      .finally(() => this.running.delete(running));
+      .finally(() => {
+        release();
+        this.running.delete(running);
+      });
     this.running.add(running);
   }
 

@@ -21,8 +21,13 @@ export interface ChangeQuery {
 export interface CsvChunk {
   /** Records in the chunk, the header not counted. */
   readonly rows: number;
-  /** The header line, then the chunk's records. */
-  readonly csv: Uint8Array;
+  /** The header line, then the chunk's records: the object's bytes, in order, in parts. */
+  readonly csv: readonly Uint8Array[];
+  /**
+   * Hands the chunk's memory back for later chunks, once its object is written (or given up on).
+   * Its bytes must not be read after; a second call does nothing.
+   */
+  release(): void;
 }
 
 /** The rows a query selects, seen through one consistent snapshot. */

@@ -11,8 +11,8 @@ import { createLazyPool, pgPoolConfig } from '../../../src/db/credentials';
 import { createPgSourceReader } from '../../../src/db/source-reader';
 import { parseIngestionKey } from '../../../src/schemas/keys';
 import { sourceTableNames, type SourceTableName } from '../../../src/schemas/source';
-import { extractTables, type ExtractDeps, type WatermarkStore } from '../../../src/stages/extract';
-import type { LogFields, Logger } from '../../../src/stages/ports';
+import { extractTables, type ExtractDeps, type SourceReader, type WatermarkStore } from '../../../src/stages/extract';
+import type { LogFields, Logger, ObjectStore } from '../../../src/stages/ports';
 import { testAwsSettings, uniqueName } from '../../support/aws';
 import {
   createAwsFixture,
@@ -387,6 +387,50 @@ describe('extractTables', () => {
     expect(await watermarkOf('address')).toBeNull();
     s3Mock.restore();
     real.destroy();
+  });
+
+  it('hands each chunk\'s memory back once, after its upload has settled, a failed one and one never uploaded too', async () => {
+    // prepare: four one-row parts; the store refuses part 2, so part 3 is read but never uploaded
+    const events: string[] = [];
+    const real = createPgSourceReader(source.pool);
+    const watching: SourceReader = {
+      withChanges: (table, query, work) =>
+        real.withChanges(table, query, (changes) =>
+          work({
+            maxLastUpdated: changes.maxLastUpdated,
+            versionsAfter: (after, limit) => changes.versionsAfter(after, limit),
+            async *chunks() {
+              let part = 0;
+              for await (const chunk of changes.chunks()) {
+                const number = ++part;
+                yield { ...chunk, release: () => { events.push(`release ${number}`); chunk.release(); } };
+              }
+            },
+          }),
+        ),
+    };
+    const refusing: ObjectStore = {
+      putNew: async (key, body, contentType) => {
+        const part = parseIngestionKey(key)?.part;
+        try {
+          if (part === 2) throw new Error('refused');
+          return await aws.objectStore.putNew(key, body, contentType);
+        } finally {
+          events.push(`settled ${part}`);
+        }
+      },
+      getBytes: (key) => aws.objectStore.getBytes(key),
+      getStream: (key) => aws.objectStore.getStream(key),
+      list: (prefix) => aws.objectStore.list(prefix),
+    };
+    for (const id of [1, 2, 3, 4]) await insertAddress(source.pool, id, `2024-11-20 16:2${id}:00.000000`);
+
+    // act
+    const report = await extractTables({ tables: ['address'], runId: 'run00001' }, deps({ source: watching, objectStore: refusing, settings: { ...settings, maxRowsPerObject: 1 } }));
+
+    // assert
+    expect(tableReport(report, 'address').status).toBe('failed');
+    expect(events).toEqual(['settled 1', 'release 1', 'settled 2', 'release 2', 'release 3']);
   });
 
   it.each([1, 2])('reads at most tablesAtOnce = %i tables at once', async (tablesAtOnce) => {
