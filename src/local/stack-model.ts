@@ -77,6 +77,8 @@ export interface FunctionSettings {
   readonly memorySize: number;
   /** The V8 old-space budget the deployed function runs with (in its NODE_OPTIONS). */
   readonly heapMb: number;
+  /** The cap on V8's young generation, per semi-space (in its NODE_OPTIONS), where one is set. */
+  readonly semiSpaceMb?: number;
   readonly nodeOptions: string;
   readonly batchSize?: number;
 }

@@ -73,7 +73,8 @@ describe('serverless package', () => {
       expect(variables.LATE_COMMIT_WINDOW_SECONDS).toBe(String(defaultExtractSettings.lateCommitWindowSeconds));
       expect(variables.MAX_ROWS_PER_OBJECT).toBe(String(defaultExtractSettings.maxRowsPerObject));
       // The heap budget the bench measures each stage with, below the function's memory.
-      expect(variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${stackDefinition.functionSettings[id].heapMb}`);
+      const { heapMb, semiSpaceMb } = stackDefinition.functionSettings[id];
+      expect(variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${heapMb}${semiSpaceMb === undefined ? '' : ` --max-semi-space-size=${semiSpaceMb}`}`);
       expect(stackDefinition.functionSettings[id].heapMb).toBeLessThan(fn.MemorySize as number);
       expect(fn.VpcConfig).toMatchObject({ 'Fn::If': ['HasVpc', expect.anything(), { Ref: 'AWS::NoValue' }] });
     }
