@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import pg from 'pg';
 import { openDatabases, openLocalEnvironment, type LocalEnvironment } from '../src/local/environment';
 import { startMoto, type RunningMoto } from '../src/local/moto';
@@ -16,6 +17,8 @@ import { measureLimit, type LimitResult } from './limit';
 import type { BenchStage, WorkerResult, WorkerSpec } from './worker';
 
 const projectRoot = resolve(import.meta.dirname, '..');
+/** Loads the CommonJS files of infra/ (the esbuild plugins serverless-esbuild bundles with). */
+const requireInfra = createRequire(import.meta.url);
 const REGION = 'eu-west-2';
 /** The machine's PostgreSQL, where the bench creates (and drops) databases of its own. */
 const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -166,13 +169,14 @@ function nodeOptionsFor(stage: BenchStage, options: BenchOptions): string[] {
  * as its bundle). With TOTES_BENCH_PROFILE the identifiers stay unminified, for readable profiles.
  */
 async function bundleWorker(outputDir: string): Promise<string> {
-  const { exclude, packager: _packager, outputFileExtension, mainFields, ...settings } = stackDefinition.esbuild;
+  const { exclude, packager: _packager, outputFileExtension, mainFields, plugins, ...settings } = stackDefinition.esbuild;
   const outfile = join(outputDir, `worker${outputFileExtension}`);
   await build({
     ...settings,
     mainFields: [...mainFields],
     ...(process.env.TOTES_BENCH_PROFILE ? { minifyIdentifiers: false } : {}),
     external: [...exclude],
+    plugins: requireInfra(resolve(projectRoot, plugins)) as Plugin[],
     entryPoints: [resolve(projectRoot, 'bench/worker.ts')],
     outfile,
     logLevel: 'warning',

@@ -84,6 +84,8 @@ const esbuild = Object.freeze({
   // pg's optional native binding, never loaded.
   exclude: ['pg-native'],
   packager: 'npm',
+  // serverless-esbuild requires this path (from the service directory) for the plugins' array.
+  plugins: 'infra/esbuild-plugins.cjs',
 });
 
 /** What the extract emits after every successful run; the staleness alarm watches it. */

@@ -100,6 +100,8 @@ export interface EsbuildSettings {
   readonly outputFileExtension: string;
   /** serverless-esbuild: what installs the excluded packages. */
   readonly packager: string;
+  /** serverless-esbuild: the file (from the project root) whose export is the esbuild plugins' array. */
+  readonly plugins: string;
 }
 
 export interface StackDefinition {

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalEnvironment, type LocalEnvironment } from '../../src/local/environment';
 import { lambdaContext } from '../../src/local/lambda-context';
@@ -17,6 +18,8 @@ import { createTestDatabase, queryRows, type TestDatabase } from '../support/pg'
 
 const run = promisify(execFile);
 const projectRoot = resolve(import.meta.dirname, '../..');
+const requireFromTest = createRequire(import.meta.url);
+const { decodeMappings } = requireFromTest('../../infra/source-maps.cjs') as { decodeMappings(mappings: string): number[][][] };
 const functions = ['extract', 'transform', 'load'] as const;
 type FunctionName = (typeof functions)[number];
 
@@ -32,10 +35,12 @@ async function deployedBuildOptions(): Promise<BuildOptions> {
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_INTERACTIVE_SETUP_DISABLE: '1' };
   delete env.AWS_ENDPOINT_URL;
   const { stdout } = await run(join(projectRoot, 'node_modules/.bin/serverless'), ['print', '--stage', 'test', '--format', 'json', '--path', 'custom.esbuild'], { cwd: projectRoot, env, timeout: 60_000 });
-  const custom = JSON.parse(stdout) as Record<string, unknown> & { exclude?: string[]; external?: string[]; outputFileExtension?: string };
+  const custom = JSON.parse(stdout) as Record<string, unknown> & { exclude?: string[]; external?: string[]; outputFileExtension?: string; plugins?: unknown };
   const options: Record<string, unknown> = { ...custom };
   for (const key of pluginOnlyKeys) delete options[key];
-  return { ...options, external: [...(custom.external ?? []), ...(custom.exclude ?? [])], outExtension: { '.js': custom.outputFileExtension ?? '.js' } };
+  // serverless-esbuild requires `plugins`, a path from the service directory, for the plugins.
+  const plugins = typeof custom.plugins === 'string' ? (requireFromTest(join(projectRoot, custom.plugins)) as Plugin[]) : [];
+  return { ...options, plugins, external: [...(custom.external ?? []), ...(custom.exclude ?? [])], outExtension: { '.js': custom.outputFileExtension ?? '.js' } };
 }
 
 interface Bundle {
@@ -104,6 +109,15 @@ describe('the Lambda bundles', () => {
 
   it('stay under 1 MB each, because a cold import is mostly V8 compiling the bundle', () => {
     for (const fn of functions) expect(bundles[fn].bytes, fn).toBeLessThan(1024 * 1024);
+  });
+
+  it('ship source maps of our own code only, down to the handler itself', async () => {
+    for (const fn of functions) {
+      const map = JSON.parse(await readFile(`${bundles[fn].file}.map`, 'utf8')) as { sources: string[]; mappings: string };
+      const mapped = new Set(decodeMappings(map.mappings).flatMap((segments) => segments.map((segment) => map.sources[segment[1] as number] ?? '')));
+      expect([...mapped].filter((source) => source.includes('node_modules')), fn).toEqual([]);
+      expect([...mapped].some((source) => source.endsWith(`src/handlers/${fn}.ts`)), fn).toBe(true);
+    }
   });
 });
 
