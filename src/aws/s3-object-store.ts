@@ -110,8 +110,21 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getBytes(key: string): Promise<Uint8Array> {
-    const body = await this.getBody(key);
-    return body.transformToByteArray();
+    const { body, contentLength } = await this.getBodyAndLength(key);
+    if (contentLength === undefined || !(body instanceof Readable)) return body.transformToByteArray();
+    // One buffer of the object's size, each socket read copied in as it arrives and dropped. The
+    // SDK's transformToByteArray holds every read (~64 KB each) until the last, then joins them:
+    // two copies of each object at its end, and many medium buffers that outlive young
+    // collections and leave holes in glibc's heap once freed (the README's change table).
+    const bytes = Buffer.allocUnsafeSlow(contentLength);
+    let filled = 0;
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      if (filled + chunk.byteLength > contentLength) throw new TotesError(`s3://${this.bucket}/${key} is longer than its Content-Length ${contentLength}`, { context: { bucket: this.bucket, key }, retryable: true });
+      bytes.set(chunk, filled);
+      filled += chunk.byteLength;
+    }
+    if (filled !== contentLength) throw new TotesError(`s3://${this.bucket}/${key} ended after ${filled} of its ${contentLength} bytes`, { context: { bucket: this.bucket, key }, retryable: true });
+    return bytes;
   }
 
   async getStream(key: string): Promise<Readable> {
@@ -131,10 +144,14 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async getBody(key: string) {
+    return (await this.getBodyAndLength(key)).body;
+  }
+
+  private async getBodyAndLength(key: string) {
     try {
       const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!response.Body) throw new Error('empty response body');
-      return response.Body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+      return { body: response.Body as Readable & { transformToByteArray(): Promise<Uint8Array> }, contentLength: response.ContentLength };
     } catch (error) {
       if (isMissing(error)) {
         throw new TotesError(`object s3://${this.bucket}/${key} does not exist (deleted before it was processed?)`, {

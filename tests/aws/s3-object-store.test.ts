@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CreateBucketCommand, HeadObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -111,5 +112,25 @@ describe('S3ObjectStore.putNew with parts', () => {
     expect(dropping.attempts).toBe(await s3.config.maxAttempts());
     expect(refusals.attempts).toBe(1);
     refusingClient.destroy();
+  });
+});
+
+describe('S3ObjectStore.getBytes', () => {
+  it('reads an object of many socket reads into one buffer of exactly its bytes', async () => {
+    // prepare: 3 MB of random bytes, far more than one socket read
+    const store = new S3ObjectStore(s3, bucket);
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    await store.putNew('fact_sales_order/a.parquet', bytes, 'application/vnd.apache.parquet');
+
+    // act
+    const read = await store.getBytes('fact_sales_order/a.parquet');
+
+    // assert
+    expect(read.byteLength).toBe(bytes.byteLength);
+    expect(Buffer.from(read.buffer, read.byteOffset, read.byteLength).equals(bytes)).toBe(true);
+  });
+
+  it('names the object when it does not exist', async () => {
+    await expect(new S3ObjectStore(s3, bucket).getBytes('fact_sales_order/gone.parquet')).rejects.toThrow(`object s3://${bucket}/fact_sales_order/gone.parquet does not exist`);
   });
 });
