@@ -118,12 +118,17 @@ export class S3ObjectStore implements ObjectStore {
     // collections and leave holes in glibc's heap once freed (the README's change table).
     const bytes = Buffer.allocUnsafeSlow(contentLength);
     let filled = 0;
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
-      if (filled + chunk.byteLength > contentLength) throw new TotesError(`s3://${this.bucket}/${key} is longer than its Content-Length ${contentLength}`, { context: { bucket: this.bucket, key }, retryable: true });
-      bytes.set(chunk, filled);
-      filled += chunk.byteLength;
+    try {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        if (filled + chunk.byteLength > contentLength) throw new Error(`longer than its Content-Length ${contentLength}`);
+        bytes.set(chunk, filled);
+        filled += chunk.byteLength;
+      }
+      if (filled !== contentLength) throw new Error(`ended after ${filled} of its ${contentLength} bytes`);
+    } catch (error) {
+      // A connection dropped half-way is worth another delivery, like a failed GET.
+      throw new TotesError(`cannot read s3://${this.bucket}/${key}`, { context: { bucket: this.bucket, key }, retryable: true, cause: error });
     }
-    if (filled !== contentLength) throw new TotesError(`s3://${this.bucket}/${key} ended after ${filled} of its ${contentLength} bytes`, { context: { bucket: this.bucket, key }, retryable: true });
     return bytes;
   }
 

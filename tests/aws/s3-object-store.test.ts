@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CreateBucketCommand, HeadObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../src/aws/clients';
@@ -128,6 +128,35 @@ describe('S3ObjectStore.getBytes', () => {
     // assert
     expect(read.byteLength).toBe(bytes.byteLength);
     expect(Buffer.from(read.buffer, read.byteOffset, read.byteLength).equals(bytes)).toBe(true);
+  });
+
+  it('names the object, as worth another delivery, when the connection drops half-way through it', async () => {
+    // prepare: the body stream fails after its first read
+    const store = new S3ObjectStore(s3, bucket);
+    await store.putNew('fact_sales_order/a.parquet', randomBytes(1024 * 1024), 'application/vnd.apache.parquet');
+    s3.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const output = result.output as { Body?: AsyncIterable<Uint8Array> };
+        const real = output.Body;
+        if (real) {
+          output.Body = Readable.from((async function* () {
+            for await (const chunk of real) {
+              yield chunk;
+              throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+            }
+          })());
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'dropBody' },
+    );
+
+    // act
+    const failure = await store.getBytes('fact_sales_order/a.parquet').catch((error: unknown) => error);
+
+    // assert
+    expect(failure).toMatchObject({ message: `cannot read s3://${bucket}/fact_sales_order/a.parquet`, retryable: true });
   });
 
   it('names the object when it does not exist', async () => {
