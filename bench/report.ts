@@ -9,7 +9,7 @@ export function markdownReport(result: BenchResult): string {
   const lines = [
     `## totes benchmark: ${int(result.sales_orders)} sales orders`,
     '',
-    `${result.cores} cores, ${result.memory_gb.toFixed(0)} GB, Node ${result.node}, PostgreSQL ${result.postgres}; ${result.workers} transform/load worker processes; V8 heap budgets (--max-old-space-size, as deployed) extract ${result.heap_mb.extract} / transform ${result.heap_mb.transform} / load ${result.heap_mb.load} MB; load average ${result.load_avg_1m.toFixed(1)} after the initial load, ${result.load_avg_1m_at_end.toFixed(1)} at the end.`,
+    `${result.cores} cores, ${result.memory_gb.toFixed(0)} GB, Node ${result.node}, PostgreSQL ${result.postgres}; ${result.workers} transform/load worker processes; V8 heap budgets (--max-old-space-size, as deployed) extract ${result.heap_mb.extract} / transform ${result.heap_mb.transform} / load ${result.heap_mb.load} MB; NODE_OPTIONS extract \`${result.node_options.extract}\`, transform \`${result.node_options.transform}\`, load \`${result.node_options.load}\`; load average ${result.load_avg_1m.toFixed(1)} after the initial load, ${result.load_avg_1m_at_end.toFixed(1)} at the end.`,
     '',
     '| figure | value | vs limit | target |',
     '|---|---:|---:|---|',

@@ -88,6 +88,8 @@ export interface BenchResult extends InitialLoadFigure {
   readonly workers: number;
   /** Each stage's V8 old-space budget (--max-old-space-size), as its deployed function runs. */
   readonly heap_mb: Record<BenchStage, number>;
+  /** The V8 and Node options each stage's workers ran with: its deployed function's NODE_OPTIONS, --heap-mb applied. */
+  readonly node_options: Record<BenchStage, string>;
   readonly incremental_tick_seconds: number;
   readonly incremental_updated_rows: number;
   readonly scaling: InitialLoadFigure[];
@@ -455,6 +457,7 @@ async function runScenarios(startedAt: string, options: RunOptions): Promise<Ben
         postgres: `${postgres} (${main.databases.server})`,
         workers: options.workers,
         heap_mb: { extract: heapFor('extract', options), transform: heapFor('transform', options), load: heapFor('load', options) },
+        node_options: { extract: nodeOptionsFor('extract', options).join(' '), transform: nodeOptionsFor('transform', options).join(' '), load: nodeOptionsFor('load', options).join(' ') },
         incremental_tick_seconds: tick.seconds,
         incremental_updated_rows: tick.updated,
         scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stackDefinition } from '../../src/local/stack-model';
 import { TEST_PG_ADMIN_URL } from '../support/pg';
 
 const run = promisify(execFile);
@@ -60,5 +61,14 @@ describe('npm run bench', () => {
     expect(table).toMatch(/\| initial load stage by stage .* \| \d+% \| \|/);
     expect(table).toMatch(/\| extract peak RSS \(per process; pipelined run\) \| \d+ MB; \d+ MB/);
     expect(table).toContain('### Scaling (initial load)');
+  });
+
+  it('says which NODE_OPTIONS each stage ran with: its deployed function\'s', () => {
+    expect(result.node_options).toEqual({
+      extract: stackDefinition.functionSettings.extract.nodeOptions,
+      transform: stackDefinition.functionSettings.transform.nodeOptions,
+      load: stackDefinition.functionSettings.load.nodeOptions,
+    });
+    expect(table).toContain(`NODE_OPTIONS extract \`${stackDefinition.functionSettings.extract.nodeOptions}\``);
   });
 });
