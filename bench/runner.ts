@@ -151,6 +151,11 @@ interface RunOptions extends BenchOptions {
   readonly workerBundle: string;
 }
 
+/** One figure per stage, in stage order. */
+function perStage<T>(figure: (stage: BenchStage) => T): Record<BenchStage, T> {
+  return { extract: figure('extract'), transform: figure('transform'), load: figure('load') };
+}
+
 /** The stage's heap budget: the deployed function's (its NODE_OPTIONS), unless --heap-mb overrides it. */
 function heapFor(stage: BenchStage, options: BenchOptions): number {
   return options.heapMb ?? stackDefinition.functionSettings[stage].heapMb;
@@ -456,8 +461,8 @@ async function runScenarios(startedAt: string, options: RunOptions): Promise<Ben
         node: process.version,
         postgres: `${postgres} (${main.databases.server})`,
         workers: options.workers,
-        heap_mb: { extract: heapFor('extract', options), transform: heapFor('transform', options), load: heapFor('load', options) },
-        node_options: { extract: nodeOptionsFor('extract', options).join(' '), transform: nodeOptionsFor('transform', options).join(' '), load: nodeOptionsFor('load', options).join(' ') },
+        heap_mb: perStage((stage) => heapFor(stage, options)),
+        node_options: perStage((stage) => nodeOptionsFor(stage, options).join(' ')),
         incremental_tick_seconds: tick.seconds,
         incremental_updated_rows: tick.updated,
         scaling: [...scaling, main.figure].sort((a, b) => a.sales_orders - b.sales_orders),
