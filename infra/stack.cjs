@@ -37,8 +37,8 @@ const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
  * that lives, but fast (a small object per CSV record in pg-copy-streams), so V8 grew its young
  * generation to 16 MB a half, and that was a third of the extract's heap at 1,000,000 sales
  * orders but not yet at 100,000. At 2 MB its peak RSS fell by 16 MB at 100,000 and by 43 MB at
- * 1,000,000, and its CPU fell too (2.5 → 1.9 s; the README's Performance section). The transform and load keep V8's default:
- * capped at 1 MB, their CPU rose 20–45%.
+ * 1,000,000, and its CPU fell too (2.5 → 1.9 s; the README's Performance section). The transform
+ * and load keep V8's default: capped at 1 MB, their CPU rose 20–45%.
  */
 function withNodeOptions(settings) {
   const semiSpace = settings.semiSpaceMb === undefined ? '' : ` --max-semi-space-size=${settings.semiSpaceMb}`;
