@@ -12,7 +12,7 @@ import { createPgSourceReader } from '../../../src/db/source-reader';
 import { parseIngestionKey } from '../../../src/schemas/keys';
 import { sourceTableNames, type SourceTableName } from '../../../src/schemas/source';
 import { extractTables, type ExtractDeps, type SourceReader, type WatermarkStore } from '../../../src/stages/extract';
-import type { LogFields, Logger, ObjectStore } from '../../../src/stages/ports';
+import type { LogFields, Logger } from '../../../src/stages/ports';
 import { testAwsSettings, uniqueName } from '../../support/aws';
 import {
   createAwsFixture,
@@ -409,20 +409,17 @@ describe('extractTables', () => {
           }),
         ),
     };
-    const refusing: ObjectStore = {
-      putNew: async (key, body, contentType) => {
-        const part = parseIngestionKey(key)?.part;
+    const refusing = new (class extends S3ObjectStore {
+      override async putNew(...args: Parameters<S3ObjectStore['putNew']>) {
+        const part = parseIngestionKey(args[0])?.part;
         try {
           if (part === 2) throw new Error('refused');
-          return await aws.objectStore.putNew(key, body, contentType);
+          return await super.putNew(...args);
         } finally {
           events.push(`settled ${part}`);
         }
-      },
-      getBytes: (key) => aws.objectStore.getBytes(key),
-      getStream: (key) => aws.objectStore.getStream(key),
-      list: (prefix) => aws.objectStore.list(prefix),
-    };
+      }
+    })(aws.clients.s3, aws.bucket);
     for (const id of [1, 2, 3, 4]) await insertAddress(source.pool, id, `2024-11-20 16:2${id}:00.000000`);
 
     // act
