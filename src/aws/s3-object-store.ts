@@ -133,7 +133,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getStream(key: string): Promise<Readable> {
-    const body = await this.getBody(key);
+    const { body } = await this.getBodyAndLength(key);
     return body instanceof Readable ? body : Readable.from(body as unknown as AsyncIterable<Uint8Array>);
   }
 
@@ -146,10 +146,6 @@ export class S3ObjectStore implements ObjectStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;
-  }
-
-  private async getBody(key: string) {
-    return (await this.getBodyAndLength(key)).body;
   }
 
   private async getBodyAndLength(key: string) {
