@@ -8,6 +8,7 @@ import type { CellValue } from '../schemas/rows';
 import { type DimensionDef, type FactDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns, singleKeyColumn } from '../schemas/warehouse';
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
 import { pickColumns, rowBatchesOf } from '../stages/load/row-batches';
+import { DistinctKeys } from '../stages/shared/distinct-keys';
 import { binaryCopyStream, CopyValueError } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType, versionTableName } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
@@ -105,10 +106,10 @@ function referencedDimensions(columns: readonly ColumnDef[]): ReferencedDimensio
 
 /** Gathers, as a fact object's batches pass on their way into COPY, the distinct keys each referenced dimension must hold. */
 class ReferencedKeys {
-  private readonly targets: Array<ReferencedDimension & { readonly keys: Set<CellValue> }>;
+  private readonly targets: Array<ReferencedDimension & { readonly keys: DistinctKeys }>;
 
   constructor(columns: readonly ColumnDef[]) {
-    this.targets = referencedDimensions(columns).map((target) => ({ ...target, keys: new Set<CellValue>() }));
+    this.targets = referencedDimensions(columns).map((target) => ({ ...target, keys: new DistinctKeys() }));
   }
 
   gather(rows: RowBatches): AsyncIterable<RowBatch> {
@@ -116,14 +117,7 @@ class ReferencedKeys {
     return (async function* () {
       for await (const batch of rows) {
         for (const { factColumns, keys } of targets) {
-          for (const { index } of factColumns) {
-            const values = batch.values[index]!;
-            for (let row = 0; row < batch.rowCount; row += 1) {
-              const value = values[row];
-              // A NULL reference refers to nothing, as PostgreSQL's own check has it.
-              if (value !== null && value !== undefined) keys.add(value);
-            }
-          }
+          for (const { index } of factColumns) keys.addColumn(batch.values[index]!, batch.rowCount);
         }
         yield batch;
       }
@@ -131,7 +125,7 @@ class ReferencedKeys {
   }
 
   byDimension(): DimensionKeys[] {
-    return this.targets.map(({ dimension, column, sqlType: type, keys }) => ({ dimension, column, sqlType: type, values: [...keys] }));
+    return this.targets.map(({ dimension, column, sqlType: type, keys }) => ({ dimension, column, sqlType: type, values: keys.values() }));
   }
 }
 

@@ -7,6 +7,7 @@ import type { Row } from '../../schemas/rows';
 import { type WarehouseTableDef, type WarehouseTableName, refersToDimDate, warehouseTable } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
+import { DistinctKeys } from '../shared/distinct-keys';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
 import { batchOfColumns } from './row-batches';
@@ -118,15 +119,12 @@ function batchOf(columns: readonly ColumnDef[], group: DecodedRowGroup): RowBatc
  */
 function datesReferredTo(columns: readonly ColumnDef[]): { add(batch: RowBatch): void; rows(): Row[] } {
   const dateColumns = columns.flatMap((column, index) => (refersToDimDate(column) ? [index] : []));
-  const dates = new Set<string>();
+  const dates = new DistinctKeys();
   return {
     add(batch) {
-      for (const index of dateColumns) {
-        const values = batch.values[index]!;
-        for (let row = 0; row < batch.rowCount; row += 1) dates.add(String(values[row]));
-      }
+      for (const index of dateColumns) dates.addColumn(batch.values[index]!, batch.rowCount);
     },
-    rows: () => [...dates].sort().map(dimDateRow),
+    rows: () => dates.values().map(String).sort().map(dimDateRow),
   };
 }
 
