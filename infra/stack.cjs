@@ -39,10 +39,20 @@ const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
  * orders but not yet at 100,000. At 2 MB its peak RSS fell by 16 MB at 100,000 and by 43 MB at
  * 1,000,000, and its CPU fell too (2.5 → 1.9 s; the README's Performance section). The transform
  * and load keep V8's default: capped at 1 MB, their CPU rose 20–45%.
+ *
+ * `v8PoolSize` is the number of V8's background threads (--v8-pool-size; Node starts 4 whatever
+ * the machine). They run the garbage collector's parallel and concurrent work and the optimising
+ * compiler beside the function's own thread. Lambda gives a function of 512 or 1,024 MB less than
+ * one vCPU (a whole one at 1,769 MB), so four helpers only take turns on that share, and on the
+ * bench's 2 cores they took it from PostgreSQL: with one, the load ran 8–14% faster in four
+ * alternating pairs of bench runs (README, Performance).
  */
 function withNodeOptions(settings) {
   const semiSpace = settings.semiSpaceMb === undefined ? '' : ` --max-semi-space-size=${settings.semiSpaceMb}`;
-  return Object.freeze({ ...settings, nodeOptions: `--enable-source-maps --max-old-space-size=${settings.heapMb}${semiSpace}` });
+  return Object.freeze({
+    ...settings,
+    nodeOptions: `--enable-source-maps --max-old-space-size=${settings.heapMb}${semiSpace} --v8-pool-size=${settings.v8PoolSize}`,
+  });
 }
 
 /**
@@ -54,9 +64,9 @@ function withNodeOptions(settings) {
  * working through its batch of ten while the other stood idle).
  */
 const functionSettings = Object.freeze({
-  extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384, semiSpaceMb: 2 }),
-  transform: withNodeOptions({ timeout: 120, memorySize: 1024, heapMb: 384, batchSize: 2 }),
-  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, batchSize: 2 }),
+  extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384, semiSpaceMb: 2, v8PoolSize: 1 }),
+  transform: withNodeOptions({ timeout: 120, memorySize: 1024, heapMb: 384, v8PoolSize: 1, batchSize: 2 }),
+  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, v8PoolSize: 1, batchSize: 2 }),
 });
 
 /**

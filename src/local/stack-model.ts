@@ -79,6 +79,8 @@ export interface FunctionSettings {
   readonly heapMb: number;
   /** The cap on V8's young generation, per semi-space (in its NODE_OPTIONS), where one is set. */
   readonly semiSpaceMb?: number;
+  /** V8's background threads for the collector and the compiler (--v8-pool-size, in its NODE_OPTIONS). */
+  readonly v8PoolSize: number;
   readonly nodeOptions: string;
   readonly batchSize?: number;
 }

@@ -73,8 +73,12 @@ describe('serverless package', () => {
       expect(variables.LATE_COMMIT_WINDOW_SECONDS).toBe(String(defaultExtractSettings.lateCommitWindowSeconds));
       expect(variables.MAX_ROWS_PER_OBJECT).toBe(String(defaultExtractSettings.maxRowsPerObject));
       // The heap budget the bench measures each stage with, below the function's memory.
-      const { heapMb, semiSpaceMb } = stackDefinition.functionSettings[id];
-      expect(variables.NODE_OPTIONS).toBe(`--enable-source-maps --max-old-space-size=${heapMb}${semiSpaceMb === undefined ? '' : ` --max-semi-space-size=${semiSpaceMb}`}`);
+      const { heapMb, semiSpaceMb, v8PoolSize } = stackDefinition.functionSettings[id];
+      expect(variables.NODE_OPTIONS).toBe(
+        `--enable-source-maps --max-old-space-size=${heapMb}${semiSpaceMb === undefined ? '' : ` --max-semi-space-size=${semiSpaceMb}`} --v8-pool-size=${v8PoolSize}`,
+      );
+      // One helper thread: a function of this memory has less than one vCPU (infra/stack.cjs).
+      expect(v8PoolSize).toBe(1);
       expect(stackDefinition.functionSettings[id].heapMb).toBeLessThan(fn.MemorySize as number);
       expect(fn.VpcConfig).toMatchObject({ 'Fn::If': ['HasVpc', expect.anything(), { Ref: 'AWS::NoValue' }] });
     }
