@@ -129,6 +129,18 @@ class ReferencedKeys {
   }
 }
 
+/**
+ * A key list as the parameter of `$1::<type>[]`. Integer keys (every id) go as PostgreSQL's array
+ * literal, joined here: given the array, pg quotes and escapes each element with two regular
+ * expressions, about 1.5% of the load's CPU for the 1.3 million dim_transaction keys of a 1M load.
+ * Any other key goes as pg converts an array.
+ */
+export function keyArrayParameter(values: readonly CellValue[]): string | readonly CellValue[] {
+  // A safe integer prints as plain digits, never with an exponent.
+  for (const value of values) if (!Number.isSafeInteger(value)) return values;
+  return `{${values.join(',')}}`;
+}
+
 type Transaction<T> = (client: pg.PoolClient) => Promise<{ result: T; commit: boolean }>;
 
 /**
@@ -393,7 +405,7 @@ export class PgWarehouse implements Warehouse {
         `SELECT count(*)::int AS locked FROM (
            SELECT 1 FROM ${this.star(dimension)} d WHERE d.${key} = ANY((SELECT $1::${type}[])::${type}[]) ORDER BY d.${key} FOR KEY SHARE OF d
          ) AS locked`,
-        [values],
+        [keyArrayParameter(values)],
       );
       if ((counted.rows[0]?.locked ?? 0) !== values.length) return false;
     }

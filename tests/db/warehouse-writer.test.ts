@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WarehouseSchemaNames } from '../../src/db/warehouse-ddl';
-import { PgWarehouse, translatePgError } from '../../src/db/warehouse-writer';
+import { PgWarehouse, keyArrayParameter, translatePgError } from '../../src/db/warehouse-writer';
 import { InvalidInputError, NotYetAvailableError, TotesError } from '../../src/errors';
 import { dimDate, dimPaymentType, dimTransaction, factPayment, dimCounterparty, dimCurrency } from '../../src/schemas/warehouse';
 import { dimDateRow } from '../../src/stages/shared/dim-date';
@@ -439,6 +439,25 @@ describe('PgWarehouse in a database whose locale does not sort in byte order', (
       await dropDatabase(admin, icuName);
       await admin.end();
     }
+  });
+});
+
+describe('keyArrayParameter', () => {
+  it('hands PostgreSQL integer keys as an array literal it reads back exactly, and any other keys as an array', async () => {
+    const ids = [7, -3, 0, 2_147_483_647, 1_333_333];
+    expect(keyArrayParameter(ids)).toBe('{7,-3,0,2147483647,1333333}');
+    const readBack = await pool.query<{ keys: number[] }>('SELECT $1::int[] AS keys', [keyArrayParameter(ids)]);
+    expect(readBack.rows[0]?.keys).toEqual(ids);
+    const none = await pool.query<{ keys: number[] }>('SELECT $1::int[] AS keys', [keyArrayParameter([])]);
+    expect(none.rows[0]?.keys).toEqual([]);
+
+    const dates = ['2024-11-20', '2024-11-21'];
+    expect(keyArrayParameter(dates)).toBe(dates);
+    // A fraction or an integer beyond 2^53 would not print as plain digits: pg converts those.
+    expect(keyArrayParameter([1, 2.5])).toEqual([1, 2.5]);
+    expect(keyArrayParameter([1, 2 ** 60])).toEqual([1, 2 ** 60]);
+    const texts = await pool.query<{ keys: string[] }>('SELECT $1::date[]::text[] AS keys', [keyArrayParameter(dates)]);
+    expect(texts.rows[0]?.keys).toEqual(dates);
   });
 });
 
