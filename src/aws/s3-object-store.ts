@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { TotesError } from '../errors';
-import type { ObjectBody, ObjectStore, PutResult } from '../stages/ports';
+import { type ObjectBody, type ObjectStore, type PutResult, isBodyInParts } from '../stages/ports';
 
 /**
  * Multipart part size: large enough for throughput, small enough to keep memory flat (an upload
@@ -25,10 +25,6 @@ function isTransient(error: unknown): boolean {
   if (!(error instanceof S3ServiceException)) return true;
   const status = error.$metadata?.httpStatusCode ?? 0;
   return status >= 500 || status === 429 || status === 408 || error.name === 'SlowDown' || error.name === 'RequestTimeout';
-}
-
-function isParts(body: ObjectBody): body is readonly Uint8Array[] {
-  return Array.isArray(body);
 }
 
 /** CRC32 of the parts as one object, base64 of its big-endian bytes, as S3 takes it. */
@@ -53,7 +49,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async putNew(key: string, body: ObjectBody, contentType: string): Promise<PutResult> {
     try {
-      if (isParts(body)) {
+      if (isBodyInParts(body)) {
         await this.putParts(key, body, contentType);
         return { created: true };
       }

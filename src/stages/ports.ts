@@ -13,6 +13,11 @@ export interface PutResult {
 /** An object's bytes: whole, streamed, or in parts that follow one another (the extract's chunks). */
 export type ObjectBody = Readable | Uint8Array | string | readonly Uint8Array[];
 
+/** Whether a body is given in parts (`Array.isArray` alone does not narrow a readonly array). */
+export function isBodyInParts(body: ObjectBody): body is readonly Uint8Array[] {
+  return Array.isArray(body);
+}
+
 export interface ObjectStore {
   /** Writes a new object. Never overwrites: an existing key returns `{ created: false }`. */
   putNew(key: string, body: ObjectBody, contentType: string): Promise<PutResult>;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { TotesError } from '../../src/errors';
-import type { ObjectBody, ObjectStore, PutResult } from '../../src/stages/ports';
+import { type ObjectBody, type ObjectStore, type PutResult, isBodyInParts } from '../../src/stages/ports';
 
 /** An in-memory ObjectStore with S3's create-only semantics, for unit tests of stages. */
 export class MemoryObjectStore implements ObjectStore {
@@ -12,7 +12,7 @@ export class MemoryObjectStore implements ObjectStore {
     if (typeof body === 'string') bytes = Buffer.from(body);
     else if (body instanceof Uint8Array) bytes = body;
     // Copied: the extract hands its chunk memory back once the write returns.
-    else if (Array.isArray(body)) bytes = Buffer.concat(body as readonly Uint8Array[]);
+    else if (isBodyInParts(body)) bytes = Buffer.concat(body);
     else {
       const chunks: Buffer[] = [];
       for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
