@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { binaryCopyStream } from '../src/db/warehouse-copy';
+import { writeBinaryCopy } from '../src/db/warehouse-copy';
 import { dimDate, fileColumns } from '../src/schemas/warehouse';
 import { type RowBatches, type Warehouse, rowBatchesOf } from '../src/stages/load';
 
@@ -20,7 +19,7 @@ export function discardingWarehouse(options: { digest?: boolean } = {}): Warehou
       done();
     },
   });
-  const stage = async (rows: RowBatches) => pipeline(binaryCopyStream(rows.columns, rows), sink());
+  const stage = async (rows: RowBatches) => writeBinaryCopy(sink(), rows.columns, rows);
   return {
     async applyFacts(_table, rows, meta) {
       // In the PostgreSQL warehouse's order: facts, then the dates they refer to.

@@ -1,9 +1,11 @@
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ColumnDef, ColumnType } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
 import { MICROS_PER_DAY, dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
 import { formatMicros } from '../parquet/decode';
 import type { RowBatch } from '../stages/load/ports';
+import { BlockPool } from './byte-blocks';
 
 /**
  * Rows as the input of `COPY … FROM STDIN (FORMAT binary)`: each value is sent as PostgreSQL's
@@ -70,20 +72,70 @@ function digitGroup(text: string, start: number, end: number): number {
   return group;
 }
 
+/** Bytes of COPY input ready to write, and the pool block to hand back once they are written, if any. */
+interface FilledPart {
+  readonly part: Buffer;
+  readonly block: Buffer | undefined;
+}
+
+/**
+ * Writes binary COPY fields into one buffer grown as needed (a whole batch, for binaryRows), or
+ * into blocks of a pool, each handed on as it fills (the COPY input, writeBinaryCopy). A field
+ * never spans two blocks.
+ */
 class BinaryRows {
   private bytes: Buffer;
   private length = 0;
+  private filled: FilledPart[] = [];
 
-  constructor(capacity: number) {
-    this.bytes = Buffer.allocUnsafe(Math.max(capacity, 1_024));
+  constructor(
+    capacity: number,
+    private readonly blocks?: BlockPool,
+  ) {
+    this.bytes = blocks ? blocks.take() : Buffer.allocUnsafe(Math.max(capacity, 1_024));
   }
 
-  /** Room for `count` more bytes. */
+  /** Room for `count` more bytes: a bigger buffer, or the next block once this one is handed on. */
   private reserve(count: number): void {
     if (this.length + count <= this.bytes.length) return;
+    if (this.blocks) {
+      this.closeBlock(this.blocks);
+      this.bytes = count <= this.blocks.blockBytes ? this.blocks.take() : Buffer.allocUnsafe(count);
+      return;
+    }
     const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + count));
     this.bytes.copy(grown, 0, 0, this.length);
     this.bytes = grown;
+  }
+
+  /**
+   * Hands on what the current block holds. Its block goes back to the pool after the write only
+   * when the part is at least half a block: a shorter part may still sit in the socket when the
+   * stream calls back (see COPY_BLOCK_BYTES), so its block is left to the garbage collector.
+   */
+  private closeBlock(pool: BlockPool): void {
+    const pooled = this.bytes.length === pool.blockBytes;
+    if (this.length === 0) {
+      if (pooled) pool.give([this.bytes]);
+      return;
+    }
+    const recyclable = pooled && this.length >= pool.blockBytes / 2;
+    this.filled.push({ part: this.bytes.subarray(0, this.length), block: recyclable ? this.bytes : undefined });
+    this.length = 0;
+  }
+
+  /** The parts filled so far, in order; the block being written stays. */
+  takeFilled(): FilledPart[] {
+    const filled = this.filled;
+    this.filled = [];
+    return filled;
+  }
+
+  /** Every part written, the last block's too; nothing more may be written. */
+  finish(): FilledPart[] {
+    if (this.blocks) this.closeBlock(this.blocks);
+    this.bytes = Buffer.alloc(0);
+    return this.takeFilled();
   }
 
   // Big-endian writes by hand: Buffer's writeInt32BE and friends check their arguments on every
@@ -120,6 +172,13 @@ class BinaryRows {
   field(size: number): void {
     this.reserve(4 + size);
     this.put32(size);
+  }
+
+  /** Bytes as they are (the header and trailer). */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.bytes.set(bytes, this.length);
+    this.length += bytes.length;
   }
 
   nullField(): void {
@@ -238,7 +297,8 @@ class BinaryRows {
     if (partialDigits > 0) this.put16(fraction * 10 ** (4 - partialDigits));
   }
 
-  take(): Buffer {
+  /** What a growing BinaryRows holds (binaryRows). */
+  written(): Buffer {
     return this.bytes.subarray(0, this.length);
   }
 }
@@ -295,7 +355,10 @@ function encoderFor(type: ColumnType): Encode {
  */
 export function binaryRows(columns: readonly ColumnDef[], batch: RowBatch, firstRow = 1): Buffer {
   const encoders = columns.map((column) => encoderFor(column.type));
-  return encodeRows(columns, encoders, batch, firstRow);
+  // About 8 bytes per value plus its 4-byte length; grown when a batch needs more.
+  const out = new BinaryRows(batch.rowCount * (2 + batch.values.length * 12));
+  encodeRows(out, columns, encoders, batch, firstRow);
+  return out.written();
 }
 
 /** Writes one column's field of a row, NULL included. */
@@ -329,13 +392,11 @@ function cellWriter(column: ColumnDef, encode: Encode, batch: RowBatch, index: n
   };
 }
 
-function encodeRows(columns: readonly ColumnDef[], encoders: readonly Encode[], batch: RowBatch, firstRow: number): Buffer {
+function encodeRows(out: BinaryRows, columns: readonly ColumnDef[], encoders: readonly Encode[], batch: RowBatch, firstRow: number): void {
   const { rowCount } = batch;
   const width = batch.values.length;
   const writers: WriteCell[] = [];
   for (let index = 0; index < width; index += 1) writers.push(cellWriter(columns[index]!, encoders[index]!, batch, index));
-  // About 8 bytes per value plus its 4-byte length; grown when a batch needs more.
-  const out = new BinaryRows(rowCount * (2 + width * 12));
   for (let row = 0; row < rowCount; row += 1) {
     out.int16(width);
     for (let column = 0; column < width; column += 1) {
@@ -347,23 +408,84 @@ function encodeRows(columns: readonly ColumnDef[], encoders: readonly Encode[], 
       }
     }
   }
-  return out.take();
 }
 
 /**
- * The whole input of `COPY … FROM STDIN (FORMAT binary)` for a stream of batches: the header,
- * one chunk per batch, the trailer. Memory holds one batch's encoding at a time.
+ * The COPY input is encoded into blocks of this pool, each handed back once the COPY stream has
+ * called back for it. A batch's input used to be one new buffer of ~2 MB (10,000 fact rows):
+ * V8 counts such memory against the old generation's limit until a collection frees it, so
+ * those buffers alone brought on about a third of the load's full collections.
+ *
+ * 512 KB is many times a socket's high-water mark (16 KB on Node 20, 64 KB on 22). That is what
+ * makes the hand-back safe: pg-copy-streams calls back for a chunk once the socket's write returned
+ * true or the socket drained, and a socket returns true only while it holds less than its
+ * high-water mark, so a chunk this large has been handed to the kernel whole. A shorter part (the
+ * last of a COPY) may not have been, so its block is left to the garbage collector.
  */
-export function binaryCopyStream(columns: readonly ColumnDef[], batches: AsyncIterable<RowBatch> | Iterable<RowBatch>): Readable {
+const COPY_BLOCK_BYTES = 512 * 1024;
+/** Two COPYs at once (two objects in flight) with a block or two each in the socket. */
+const copyBlocks = new BlockPool(COPY_BLOCK_BYTES, 8);
+
+/**
+ * Writes the whole input of `COPY … FROM STDIN (FORMAT binary)` for a stream of batches into the
+ * COPY stream, then ends it, and resolves once PostgreSQL has taken it all. Memory holds a block
+ * or two of the input at a time.
+ *
+ * A batch that cannot be read or encoded destroys the stream, which sends CopyFail, and the
+ * reader's error is thrown (the caller's transaction rolls back what was sent). An error of the
+ * COPY itself (PostgreSQL's, such as a unique violation) is thrown as it came, and no batch is
+ * asked for after it.
+ */
+export async function writeBinaryCopy(copy: Writable, columns: readonly ColumnDef[], batches: AsyncIterable<RowBatch> | Iterable<RowBatch>): Promise<void> {
+  // Watched from the start: PostgreSQL's error can come while a batch is being read, and a stream
+  // 'error' with no listener would bring the process down.
+  let failure: { error: unknown } | undefined;
+  const ended = finished(copy).then(
+    () => undefined,
+    (error: unknown) => {
+      failure ??= { error };
+    },
+  );
+  const stopped = ended.then(() => {
+    throw failure?.error ?? new Error('the COPY stream finished before its input was written');
+  });
+  stopped.catch(() => undefined);
+  // One part at a time, each awaited: the kernel's socket buffer is what lets PostgreSQL read
+  // while the next batch is decoded and encoded.
+  const send = async ({ part, block }: FilledPart): Promise<void> => {
+    if (failure) throw failure.error;
+    const written = new Promise<void>((resolve, reject) => {
+      copy.write(part, (error) => {
+        if (error) return reject(error);
+        if (block) copyBlocks.give([block]);
+        resolve();
+      });
+    });
+    await Promise.race([written, stopped]);
+  };
+
   const encoders = columns.map((column) => encoderFor(column.type));
-  async function* chunks(): AsyncGenerator<Buffer> {
-    yield HEADER;
+  const out = new BinaryRows(0, copyBlocks);
+  try {
+    out.raw(HEADER);
     let firstRow = 1;
     for await (const batch of batches) {
-      if (batch.rowCount > 0) yield encodeRows(columns, encoders, batch, firstRow);
+      if (failure) throw failure.error;
+      if (batch.rowCount > 0) encodeRows(out, columns, encoders, batch, firstRow);
       firstRow += batch.rowCount;
+      for (const filled of out.takeFilled()) await send(filled);
     }
-    yield TRAILER;
+    out.raw(TRAILER);
+    for (const filled of out.finish()) await send(filled);
+    copy.end();
+    await ended;
+    if (failure) throw failure.error;
+  } catch (error) {
+    // PostgreSQL's error (or the stream's), when it came first, is what went wrong.
+    if (failure) throw failure.error;
+    copy.destroy(error instanceof Error ? error : new Error(String(error)));
+    // Once PostgreSQL has answered the CopyFail the connection is ready for the rollback.
+    await ended;
+    throw error;
   }
-  return Readable.from(chunks(), { objectMode: false });
 }

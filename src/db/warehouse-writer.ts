@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { InvalidInputError, NotYetAvailableError, TotesError, type ErrorContext } from '../errors';
@@ -9,7 +8,7 @@ import { type DimensionDef, type FactDef, SOURCE_VERSION_COLUMN, dimDate, fileCo
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
 import { pickColumns, rowBatchesOf } from '../stages/load/row-batches';
 import { DistinctKeys } from '../stages/shared/distinct-keys';
-import { binaryCopyStream, CopyValueError } from './warehouse-copy';
+import { CopyValueError, writeBinaryCopy } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType, versionTableName } from './warehouse-ddl';
 import { isTransientPgError, pgErrorCode } from './warehouse-pg-errors';
 
@@ -300,10 +299,10 @@ export class PgWarehouse implements Warehouse {
     }
     const copied = await unlessUniqueViolation(client, 'totes_copy_dimension', async () => {
       const copy = client.query(copyFrom(`COPY ${this.star(table.name)} (${columnList(starColumns)}) FROM STDIN (FORMAT binary)`));
-      await pipeline(binaryCopyStream(starColumns, starRows()), copy);
+      await writeBinaryCopy(copy, starColumns, starRows());
       const versionColumns = [keyColumn, text(SOURCE_VERSION_COLUMN)];
       const versions = client.query(copyFrom(`COPY ${this.bookkeeping(versionTableName(table))} ("natural_id", "version") FROM STDIN (FORMAT binary)`));
-      await pipeline(binaryCopyStream(versionColumns, versionRows), versions);
+      await writeBinaryCopy(versions, versionColumns, versionRows);
       return copy.rowCount;
     });
     return copied === UNIQUE_CONFLICT ? null : copied;
@@ -375,7 +374,7 @@ export class PgWarehouse implements Warehouse {
     await client.query('SET LOCAL session_replication_role = replica');
     try {
       const copy = client.query(copyFrom(`COPY ${this.star(table.name)} (${columnList(columns)}) FROM STDIN (FORMAT binary)`));
-      await pipeline(binaryCopyStream(columns, references.gather(rows)), copy);
+      await writeBinaryCopy(copy, columns, references.gather(rows));
       await this.insertDates(client, rowBatchesOf(fileColumns(dimDate), meta.dates()));
       if (await this.lockKeys(client, references.byDimension())) {
         await client.query('SET LOCAL session_replication_role = origin');
@@ -466,16 +465,15 @@ export class PgWarehouse implements Warehouse {
 
   /**
    * Creates a staging table shaped like the file (types without constraints) and COPYs the rows
-   * in, batch by batch as they are read, so only one batch's COPY input is held at a time.
+   * in, batch by batch as they are read, so only a block or two of the COPY input is held at a time.
    */
   private async stage(client: pg.PoolClient, staging: string, columns: readonly ColumnDef[], rows: RowBatches): Promise<void> {
     expectColumns(staging, rows, columns);
     const definitions = columns.map((column) => `${quoteIdent(column.name)} ${stagingColumnType(column)}`).join(', ');
     await client.query(`CREATE TEMP TABLE ${staging} (${definitions}) ON COMMIT DROP`);
     const copy = client.query(copyFrom(`COPY ${staging} (${columnList(columns)}) FROM STDIN (FORMAT binary)`));
-    // A reader's error destroys the COPY stream, which sends CopyFail; pipeline rejects with the
-    // first error, the reader's, and the transaction then rolls back the batches already sent.
-    await pipeline(binaryCopyStream(columns, rows), copy);
+    // A reader's error sends CopyFail and is thrown; the transaction then rolls back the batches already sent.
+    await writeBinaryCopy(copy, columns, rows);
   }
 
   /**

@@ -2,10 +2,9 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlType } from '../../src/db/warehouse-ddl';
-import { binaryCopyStream, binaryRows, CopyValueError } from '../../src/db/warehouse-copy';
+import { binaryRows, CopyValueError, writeBinaryCopy } from '../../src/db/warehouse-copy';
 import { daysToDate, microsToTime, unscaledToDecimal } from '../../src/parquet/codec';
 import { type ColumnDef, boolean, date, dateText, int, money, nullableInt, nullableText, quoteIdent, time, timestamp } from '../../src/schemas/columns';
 import type { Row } from '../../src/schemas/rows';
@@ -79,7 +78,7 @@ async function createTable(name: string): Promise<void> {
 
 async function copyBinary(table: string, batches: AsyncIterable<{ rowCount: number; values: ReadonlyArray<ArrayLike<Row[string] | undefined>> }>): Promise<void> {
   const names = columns.map((column) => quoteIdent(column.name)).join(', ');
-  await pipeline(binaryCopyStream(columns, batches), client.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`)));
+  await writeBinaryCopy(client.query(copyFrom(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`)), columns, batches);
 }
 
 /** The rows each table holds and the other does not, as record text, counting duplicates. */
@@ -122,6 +121,84 @@ describe('binary COPY input', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('gives PostgreSQL the same values when the input spans many of its blocks', async () => {
+    // prepare: ~7 MB of COPY input, more blocks than the pool keeps, so blocks are handed back and reused
+    const rows: Row[] = Array.from({ length: 24_000 }, (_, index) => ({
+      ...edgeRows[index % edgeRows.length]!,
+      n: index,
+      s: `${index} ${'x'.repeat(index % 500)}`,
+    }));
+
+    // act
+    await loadBothWays(rows, 5_000);
+
+    // assert
+    expect(await differences()).toEqual({ onlyBinary: [], onlyText: [] });
+    expect((await client.query('SELECT count(*)::int AS rows FROM via_binary')).rows[0]).toEqual({ rows: rows.length });
+  });
+
+  it('never writes into a block a stream has not called back for, with two COPYs sharing the blocks', async () => {
+    // prepare: streams that call back late, as a socket waiting for PostgreSQL does
+    const rows: Row[] = Array.from({ length: 20_000 }, (_, index) => ({ ...edgeRows[index % edgeRows.length]!, n: index, s: `${index} ${'y'.repeat(index % 300)}` }));
+    const expected = binaryRows(columns, { rowCount: rows.length, values: columns.map((each) => rows.map((row) => row[each.name])) });
+    const slowStream = (delayMs: number) => {
+      const atWrite: Buffer[] = [];
+      const atCallback: Buffer[] = [];
+      const stream = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          atWrite.push(Buffer.from(chunk));
+          setTimeout(() => {
+            atCallback.push(Buffer.from(chunk));
+            done();
+          }, delayMs);
+        },
+      });
+      return { stream, atWrite, atCallback };
+    };
+    const batches = () => (async function* () {
+      for (let start = 0; start < rows.length; start += 3_000) yield* rowBatchesOf(columns, rows.slice(start, start + 3_000));
+    })();
+    const streams = [slowStream(3), slowStream(1)];
+
+    // act
+    await Promise.all(streams.map(({ stream }) => writeBinaryCopy(stream, columns, batches())));
+
+    // assert: each chunk held what it held when written until its callback, and each whole is header + rows + trailer
+    for (const { atWrite, atCallback } of streams) {
+      expect(atWrite.length).toBeGreaterThan(10);
+      expect(atCallback.length).toBe(atWrite.length);
+      expect(atWrite.filter((chunk, index) => !chunk.equals(atCallback[index]!)).length).toBe(0);
+      const whole = Buffer.concat(atWrite);
+      expect(whole.subarray(19, whole.length - 2).equals(expected)).toBe(true);
+      expect(whole.subarray(whole.length - 2)).toEqual(Buffer.from([0xff, 0xff]));
+    }
+  });
+
+  it('stops reading batches once the COPY stream fails, and throws its error', async () => {
+    // prepare: the stream refuses its first chunk, as a broken connection would
+    let batchesRead = 0;
+    let closed = false;
+    const batches = (async function* () {
+      try {
+        for (let batch = 0; batch < 50; batch += 1) {
+          batchesRead += 1;
+          yield* rowBatchesOf(columns, Array.from({ length: 2_000 }, (_, index) => ({ ...edgeRows[0]!, n: index })));
+        }
+      } finally {
+        closed = true;
+      }
+    })();
+    const broken = new Writable({ write: (_chunk, _encoding, done) => done(new Error('connection reset')) });
+
+    // act
+    const failure = await writeBinaryCopy(broken, columns, batches).catch((error: unknown) => error);
+
+    // assert
+    expect((failure as Error).message).toBe('connection reset');
+    expect(batchesRead).toBeLessThan(5);
+    expect(closed).toBe(true);
   });
 
   it('encodes every column type the warehouse tables have', () => {
@@ -210,7 +287,7 @@ describe('binary COPY input', () => {
     const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
 
     // act
-    const failure = await pipeline(binaryCopyStream(columns, batches), sink).catch((error: unknown) => error);
+    const failure = await writeBinaryCopy(sink, columns, batches).catch((error: unknown) => error);
 
     // assert
     expect(failure).toBeInstanceOf(CopyValueError);
