@@ -37,8 +37,12 @@ const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
  * that lives, but fast (a small object per CSV record in pg-copy-streams), so V8 grew its young
  * generation to 16 MB a half, and that was a third of the extract's heap at 1,000,000 sales
  * orders but not yet at 100,000. At 2 MB its peak RSS fell by 16 MB at 100,000 and by 43 MB at
- * 1,000,000, and its CPU fell too (2.5 → 1.9 s; the README's Performance section). The transform
- * and load keep V8's default: capped at 1 MB, their CPU rose 20–45%.
+ * 1,000,000, and its CPU fell too (2.5 → 1.9 s; the README's Performance section). The load
+ * runs with 8 MB: since its COPY input lives in pooled blocks (src/db/warehouse-copy.ts), that
+ * lowered its peak RSS by 16–21 MB at 1,000,000 and 9–14 MB at 100,000 for no more CPU (7.6–7.7
+ * against 8.0–8.9 s at 1,000,000); before the pool it had cost ~5%. The transform keeps V8's
+ * default (16 MB): at 8 MB its CPU rose and its growth from 100,000 to 1,000,000 did not fall;
+ * at 1 MB its CPU rose 20–45%.
  *
  * `v8PoolSize` is the number of V8's background threads (--v8-pool-size; Node starts 4 whatever
  * the machine). They run the garbage collector's parallel and concurrent work and the optimising
@@ -66,7 +70,7 @@ function withNodeOptions(settings) {
 const functionSettings = Object.freeze({
   extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384, semiSpaceMb: 2, v8PoolSize: 1 }),
   transform: withNodeOptions({ timeout: 120, memorySize: 1024, heapMb: 384, v8PoolSize: 1, batchSize: 2 }),
-  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, v8PoolSize: 1, batchSize: 2 }),
+  load: withNodeOptions({ timeout: 120, memorySize: 512, heapMb: 320, semiSpaceMb: 8, v8PoolSize: 1, batchSize: 2 }),
 });
 
 /**
