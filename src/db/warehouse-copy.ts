@@ -109,18 +109,19 @@ class BinaryRows {
   }
 
   /**
-   * Hands on what the current block holds. Its block goes back to the pool after the write only
-   * when the part is at least half a block: a shorter part may still sit in the socket when the
-   * stream calls back (see COPY_BLOCK_BYTES), so its block is left to the garbage collector.
+   * Hands on what the current block holds. A part of at least half a block goes as it is, and its
+   * block back to the pool once written. A shorter one (the end of a COPY, or all of a small one)
+   * may still sit in the socket when the stream calls back (see COPY_BLOCK_BYTES): it goes as a
+   * copy of its own, and the block straight back.
    */
   private closeBlock(pool: BlockPool): void {
     const pooled = this.bytes.length === pool.blockBytes;
-    if (this.length === 0) {
-      if (pooled) pool.give([this.bytes]);
-      return;
+    if (pooled && this.length < pool.blockBytes / 2) {
+      if (this.length > 0) this.filled.push({ part: Buffer.from(this.bytes.subarray(0, this.length)), block: undefined });
+      pool.give([this.bytes]);
+    } else if (this.length > 0) {
+      this.filled.push({ part: this.bytes.subarray(0, this.length), block: pooled ? this.bytes : undefined });
     }
-    const recyclable = pooled && this.length >= pool.blockBytes / 2;
-    this.filled.push({ part: this.bytes.subarray(0, this.length), block: recyclable ? this.bytes : undefined });
     this.length = 0;
   }
 
@@ -420,7 +421,7 @@ function encodeRows(out: BinaryRows, columns: readonly ColumnDef[], encoders: re
  * makes the hand-back safe: pg-copy-streams calls back for a chunk once the socket's write returned
  * true or the socket drained, and a socket returns true only while it holds less than its
  * high-water mark, so a chunk this large has been handed to the kernel whole. A shorter part (the
- * last of a COPY) may not have been, so its block is left to the garbage collector.
+ * end of a COPY) may not have been, so it is written from a copy (BinaryRows.closeBlock).
  */
 const COPY_BLOCK_BYTES = 512 * 1024;
 /** Two COPYs at once (two objects in flight) with a block or two each in the socket. */

@@ -139,11 +139,11 @@ describe('binary COPY input', () => {
     expect((await client.query('SELECT count(*)::int AS rows FROM via_binary')).rows[0]).toEqual({ rows: rows.length });
   });
 
-  it('never writes into a block a stream has not called back for, with two COPYs sharing the blocks', async () => {
-    // prepare: streams that call back late, as a socket waiting for PostgreSQL does
-    const rows: Row[] = Array.from({ length: 20_000 }, (_, index) => ({ ...edgeRows[index % edgeRows.length]!, n: index, s: `${index} ${'y'.repeat(index % 300)}` }));
-    const expected = binaryRows(columns, { rowCount: rows.length, values: columns.map((each) => rows.map((row) => row[each.name])) });
-    const slowStream = (delayMs: number) => {
+  it('never writes into a block a stream has not called back for, with COPYs sharing the blocks', async () => {
+    // prepare: streams that call back late, as a socket waiting for PostgreSQL does; a small COPY
+    // (all of it one short part) waits longest while a large one keeps taking blocks
+    const rowsOf = (count: number): Row[] => Array.from({ length: count }, (_, index) => ({ ...edgeRows[index % edgeRows.length]!, n: index, s: `${index} ${'y'.repeat(index % 300)}` }));
+    const slowCopy = (rows: Row[], delayMs: number) => {
       const atWrite: Buffer[] = [];
       const atCallback: Buffer[] = [];
       const stream = new Writable({
@@ -155,19 +155,20 @@ describe('binary COPY input', () => {
           }, delayMs);
         },
       });
-      return { stream, atWrite, atCallback };
+      const batches = (async function* () {
+        for (let start = 0; start < rows.length; start += 3_000) yield* rowBatchesOf(columns, rows.slice(start, start + 3_000));
+      })();
+      const expected = binaryRows(columns, { rowCount: rows.length, values: columns.map((each) => rows.map((row) => row[each.name])) });
+      return { stream, batches, atWrite, atCallback, expected };
     };
-    const batches = () => (async function* () {
-      for (let start = 0; start < rows.length; start += 3_000) yield* rowBatchesOf(columns, rows.slice(start, start + 3_000));
-    })();
-    const streams = [slowStream(3), slowStream(1)];
+    const copies = [slowCopy(rowsOf(500), 30), slowCopy(rowsOf(20_000), 1), slowCopy(rowsOf(12_000), 3)];
 
     // act
-    await Promise.all(streams.map(({ stream }) => writeBinaryCopy(stream, columns, batches())));
+    await Promise.all(copies.map(({ stream, batches }) => writeBinaryCopy(stream, columns, batches)));
 
     // assert: each chunk held what it held when written until its callback, and each whole is header + rows + trailer
-    for (const { atWrite, atCallback } of streams) {
-      expect(atWrite.length).toBeGreaterThan(10);
+    expect(copies.map(({ atWrite }) => (atWrite.length === 1 ? 'one short part' : atWrite.length > 3 ? 'many blocks' : 'few'))).toEqual(['one short part', 'many blocks', 'many blocks']);
+    for (const { atWrite, atCallback, expected } of copies) {
       expect(atCallback.length).toBe(atWrite.length);
       expect(atWrite.filter((chunk, index) => !chunk.equals(atCallback[index]!)).length).toBe(0);
       const whole = Buffer.concat(atWrite);
