@@ -43,6 +43,10 @@ export interface StageFigure {
   readonly peak_rss_mb: number;
   /** CPU seconds of the stage's processes together (Node only: PostgreSQL and moto not counted). */
   readonly cpu_seconds: number;
+  /** V8's full (mark-compact) and young collections in the stage's processes together, and their pauses. */
+  readonly full_collections: number;
+  readonly young_collections: number;
+  readonly gc_pause_seconds: number;
   readonly objects: number;
   readonly invocations: number;
   readonly failed_attempts: number;
@@ -258,6 +262,9 @@ function stageFigure(stage: BenchStage, results: readonly WorkerResult[]): Stage
     rows_per_s: rows / seconds,
     peak_rss_mb: Math.max(...results.map((result) => result.peakRssMb)),
     cpu_seconds: sum((result) => result.cpuSeconds),
+    full_collections: sum((result) => result.gc.full),
+    young_collections: sum((result) => result.gc.young),
+    gc_pause_seconds: sum((result) => result.gc.pauseSeconds),
     objects: sum((result) => result.objects),
     invocations: sum((result) => result.invocations),
     failed_attempts: sum((result) => result.failedAttempts),
@@ -361,7 +368,7 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: RunO
     for (const stage of ['extract', 'transform', 'load'] as const) {
       stages[stage] = stageFigure(stage, await spawnWorkers(stage, staged, aws, options));
       const figure = stages[stage];
-      log(`${at} ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s, peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
+      log(`${at} ${stage}: ${figure.rows.toLocaleString('en-GB')} rows in ${figure.seconds.toFixed(1)} s = ${Math.round(figure.rows_per_s).toLocaleString('en-GB')} rows/s, ${figure.cpu_seconds.toFixed(1)} CPU s (${figure.full_collections} full collections), peak RSS ${figure.peak_rss_mb.toFixed(0)} MB (load avg ${loadavg()[0]?.toFixed(1)})`);
     }
     const sequentialSeconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
     await checkComplete(staged, databases.warehouseUrl, salesOrders, 'stage-by-stage');

@@ -38,7 +38,8 @@ describe('npm run bench', () => {
 
   it('writes every figure, positive, for the run and for each point of the scaling curve', () => {
     const positive = expect.any(Number) as unknown;
-    const stage = { rows_per_s: positive, peak_rss_mb: positive, rows: positive, objects: positive, invocations: positive };
+    const count = expect.any(Number) as unknown;
+    const stage = { rows_per_s: positive, peak_rss_mb: positive, rows: positive, objects: positive, invocations: positive, full_collections: count, young_collections: count, gc_pause_seconds: count };
     const stages = { extract: stage, transform: stage, load: stage };
     const run = {
       sales_orders: expect.any(Number), limit_rows_per_s: positive, end_to_end_rows_per_s: positive, sequential_end_to_end_rows_per_s: positive, stages,
@@ -50,6 +51,9 @@ describe('npm run bench', () => {
     expect(attempts).toHaveLength(3);
     expect(result.limit_rows_per_s).toBe(Math.max(...attempts));
     expect(result.scaling).toMatchObject([{ ...run, sales_orders: 1000 }, { ...run, sales_orders: 2000 }]);
+    // The workers count V8's collections: even the smallest run has young ones.
+    const stagesRun = result.stages as Record<string, { young_collections: number }>;
+    expect(stagesRun.extract!.young_collections + stagesRun.transform!.young_collections + stagesRun.load!.young_collections).toBeGreaterThan(0);
     const numbers = JSON.stringify(result).match(/"(?:[a-z_]+_per_s|peak_rss_mb|incremental_tick_seconds|seconds)":-?[\d.e+]+/g) ?? [];
     expect(numbers.length).toBeGreaterThan(20);
     for (const figure of numbers) expect(Number(figure.split(':')[1]), figure).toBeGreaterThan(0);
