@@ -21,7 +21,7 @@ export function markdownReport(result: BenchResult): string {
   for (const stage of ['extract', 'transform', 'load'] as const) {
     const figure = result.stages[stage];
     lines.push(
-      `| ${stage}: ${int(figure.rows)} rows, ${figure.objects} objects, ${figure.invocations} invocations, ${figure.processes} process${figure.processes > 1 ? 'es' : ''} | ${int(figure.rows_per_s)} rows/s (${figure.seconds.toFixed(1)} s, ${figure.cpu_seconds.toFixed(1)} CPU s) | ${pct(figure.rows_per_s, limit)} | ${targets[stage]} |`,
+      `| ${stage}: ${int(figure.rows)} rows, ${figure.objects} objects, ${figure.invocations} invocations, ${figure.processes} process${figure.processes > 1 ? 'es' : ''} | ${int(figure.rows_per_s)} rows/s (${figure.seconds.toFixed(1)} s, ${figure.cpu_seconds.toFixed(1)} CPU s, ${figure.full_collections} full collections) | ${pct(figure.rows_per_s, limit)} | ${targets[stage]} |`,
     );
   }
   for (const stage of ['extract', 'transform', 'load'] as const) {

@@ -64,6 +64,7 @@ describe('npm run bench', () => {
     expect(table).toMatch(/\| initial load end to end, pipelined as deployed .* \| \d+% \| ≥ 35% \|/);
     expect(table).toMatch(/\| initial load stage by stage .* \| \d+% \| \|/);
     expect(table).toMatch(/\| extract peak RSS \(per process; pipelined run\) \| \d+ MB; \d+ MB/);
+    expect(table).toMatch(/\| load: [\d,]+ rows, \d+ objects, \d+ invocations, \d+ process(?:es)? \| [\d,]+ rows\/s \([\d.]+ s, [\d.]+ CPU s, \d+ full collections\) \|/);
     expect(table).toContain('### Scaling (initial load)');
   });
 
