@@ -71,6 +71,11 @@ const edgeRows: Row[] = [
   { n: 8, maybe_n: 0, s: 'Zürich "Ö" – 東京 🎒', price: '0.50', amount: '100000000000000000000000000000.00', day: '2024-02-29', at: '15:22:10.531518', flag: false, stamp: '2024-11-20 15:22:10.531518', day_text: '0001-01-01' },
 ];
 
+/** `count` rows cycling through the edge rows, each with its own id and up to 300 characters of text: enough COPY input to fill blocks. */
+function rowsWithText(count: number): Row[] {
+  return Array.from({ length: count }, (_, index) => ({ ...edgeRows[index % edgeRows.length]!, n: index, s: `${index} ${'y'.repeat(index % 300)}` }));
+}
+
 async function createTable(name: string): Promise<void> {
   const definitions = columns.map((column) => `${quoteIdent(column.name)} ${sqlType(column)}`).join(', ');
   await client.query(`CREATE TEMP TABLE ${name} (${definitions})`);
@@ -125,11 +130,7 @@ describe('binary COPY input', () => {
 
   it('gives PostgreSQL the same values when the input spans many of its blocks', async () => {
     // prepare: ~7 MB of COPY input, more blocks than the pool keeps, so blocks are handed back and reused
-    const rows: Row[] = Array.from({ length: 24_000 }, (_, index) => ({
-      ...edgeRows[index % edgeRows.length]!,
-      n: index,
-      s: `${index} ${'x'.repeat(index % 500)}`,
-    }));
+    const rows = rowsWithText(24_000);
 
     // act
     await loadBothWays(rows, 5_000);
@@ -142,7 +143,6 @@ describe('binary COPY input', () => {
   it('never writes into a block a stream has not called back for, with COPYs sharing the blocks', async () => {
     // prepare: streams that call back late, as a socket waiting for PostgreSQL does; a small COPY
     // (all of it one short part) waits longest while a large one keeps taking blocks
-    const rowsOf = (count: number): Row[] => Array.from({ length: count }, (_, index) => ({ ...edgeRows[index % edgeRows.length]!, n: index, s: `${index} ${'y'.repeat(index % 300)}` }));
     const slowCopy = (rows: Row[], delayMs: number) => {
       const atWrite: Buffer[] = [];
       const atCallback: Buffer[] = [];
@@ -161,7 +161,7 @@ describe('binary COPY input', () => {
       const expected = binaryRows(columns, { rowCount: rows.length, values: columns.map((each) => rows.map((row) => row[each.name])) });
       return { stream, batches, atWrite, atCallback, expected };
     };
-    const copies = [slowCopy(rowsOf(500), 30), slowCopy(rowsOf(20_000), 1), slowCopy(rowsOf(12_000), 3)];
+    const copies = [slowCopy(rowsWithText(500), 30), slowCopy(rowsWithText(20_000), 1), slowCopy(rowsWithText(12_000), 3)];
 
     // act
     await Promise.all(copies.map(({ stream, batches }) => writeBinaryCopy(stream, columns, batches)));
