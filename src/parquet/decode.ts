@@ -1,4 +1,7 @@
-import { parquetMetadata, parquetRead, type FileMetaData, type SchemaElement } from 'hyparquet';
+import { parquetMetadata, parquetSchema, type ColumnChunk, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { readColumn } from 'hyparquet/src/column.js';
+import { DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
+import { getTreePath } from 'hyparquet/src/schema.js';
 import type { CellValue, Row } from '../schemas/rows';
 import { MICROS_PER_DAY, daysToDate, microsToTime, unscaledToDecimal } from './codec';
 
@@ -114,10 +117,7 @@ function planColumn(element: SchemaElement): { plan: ColumnPlan; raw: SchemaElem
  * still turn out unreadable) only as `rowGroups()` reaches them.
  */
 export function openParquet(bytes: Uint8Array): ParquetRowGroups {
-  // A copy only when the bytes are a view into a larger buffer (hyparquet reads an ArrayBuffer).
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  const file = whole ? (bytes.buffer as ArrayBuffer) : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  const metadata: FileMetaData = parquetMetadata(file);
+  const metadata: FileMetaData = parquetMetadata(bytes);
   const plans: ColumnPlan[] = [];
   const schema = metadata.schema.map((element, index) => {
     if (index === 0) return element;
@@ -125,7 +125,7 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
     plans.push(plan);
     return raw;
   });
-  const rawMetadata: FileMetaData = { ...metadata, schema };
+  const rawTree = parquetSchema({ ...metadata, schema });
   return {
     columns: plans.map((plan) => plan.name),
     rowCount: Number(metadata.num_rows),
@@ -135,7 +135,7 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
       let rowStart = 0;
       for (const group of metadata.row_groups) {
         const rowCount = Number(group.num_rows);
-        const raw = await readRowGroup(file, rawMetadata, rowStart, rowCount);
+        const raw = readRowGroup(bytes, rawTree, group.columns, rowStart, rowCount);
         const columns = new Map<string, DecodedColumn>();
         for (const plan of plans) {
           const values = raw.get(plan.name) ?? [];
@@ -151,32 +151,42 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
 
 type RawValues = ArrayLike<unknown>;
 
-async function readRowGroup(file: ArrayBuffer, metadata: FileMetaData, rowStart: number, rowCount: number): Promise<Map<string, RawValues>> {
-  const pieces = new Map<string, RawValues[]>();
-  await parquetRead({
-    file,
-    metadata,
-    rowStart,
-    rowEnd: rowStart + rowCount,
-    utf8: true,
-    onChunk: (chunk) => {
-      if (chunk.rowStart < rowStart || chunk.rowEnd > rowStart + rowCount) throw new Error(`column ${chunk.columnName}: rows outside the row group`);
-      const list = pieces.get(chunk.columnName) ?? [];
-      list.push(chunk.columnData);
-      pieces.set(chunk.columnName, list);
-    },
-  });
+/**
+ * Decodes each column chunk of a row group straight from the file's bytes. hyparquet's
+ * parquetRead copies every byte twice on the way (the row group's range, then each column's
+ * range out of that), about 100 MB per load process over a 1,000,000-order initial load, all of
+ * it outside the V8 heap and freed only by a full collection (README, Performance). Its page
+ * reader takes a view of the chunk instead; plain values may be views of the file's bytes too,
+ * which the caller keeps until the object is loaded.
+ */
+function readRowGroup(bytes: Uint8Array, tree: SchemaTree, chunks: readonly ColumnChunk[], rowStart: number, rowCount: number): Map<string, RawValues> {
   const columns = new Map<string, RawValues>();
-  for (const [name, list] of pieces) {
-    if (list.length === 1) columns.set(name, list[0]!);
-    else {
-      // Several pages: joined in row order (onChunk delivers a column's pages in order).
-      const joined: unknown[] = [];
-      for (const piece of list) for (let index = 0; index < piece.length; index += 1) joined.push(piece[index]);
-      columns.set(name, joined);
+  for (const chunk of chunks) {
+    const meta = chunk.meta_data;
+    if (!meta || chunk.file_path) throw new Error('a column chunk without metadata, or in another file');
+    const name = meta.path_in_schema.join('.');
+    const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+    const length = Number(meta.total_compressed_size);
+    if (!(start >= 0 && length >= 0 && start + length <= bytes.byteLength)) {
+      throw new Error(`column ${name}: its chunk (bytes ${start} to ${start + length}) is outside the file's ${bytes.byteLength} bytes`);
     }
+    const schemaPath = getTreePath(tree, meta.path_in_schema);
+    const element = schemaPath[schemaPath.length - 1]!.element;
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + start, length), offset: 0 };
+    const select = { groupStart: rowStart, selectStart: 0, selectEnd: rowCount, groupRows: rowCount };
+    const decoder = { pathInSchema: meta.path_in_schema, type: meta.type, element, schemaPath, codec: meta.codec, parsers: DEFAULT_PARSERS, utf8: true };
+    const { data: pages } = readColumn(reader, select, decoder);
+    columns.set(name, joinPages(pages));
   }
   return columns;
+}
+
+/** A column's pages in row order, as one array (no copy when there is one page). */
+function joinPages(pages: readonly RawValues[]): RawValues {
+  if (pages.length === 1) return pages[0]!;
+  const joined: unknown[] = [];
+  for (const page of pages) for (let index = 0; index < page.length; index += 1) joined.push(page[index]);
+  return joined;
 }
 
 /** A column of a row group; a time or decimal column as exact integers where it can be, formatted only when asked. */
