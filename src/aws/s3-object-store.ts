@@ -105,14 +105,14 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async getBytes(key: string): Promise<Uint8Array> {
+  async getBytes(key: string, allocate?: (byteLength: number) => Uint8Array): Promise<Uint8Array> {
     const { body, contentLength } = await this.getBodyAndLength(key);
     if (contentLength === undefined || !(body instanceof Readable)) return body.transformToByteArray();
     // One buffer of the object's size, each socket read copied in as it arrives and dropped. The
     // SDK's transformToByteArray holds every read (~64 KB each) until the last, then joins them:
     // two copies of each object at its end, and many medium buffers that outlive young
     // collections and leave holes in glibc's heap once freed (the README's change table).
-    const bytes = Buffer.allocUnsafeSlow(contentLength);
+    const bytes = allocate ? allocate(contentLength) : Buffer.allocUnsafeSlow(contentLength);
     let filled = 0;
     try {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {

@@ -21,8 +21,12 @@ export function isBodyInParts(body: ObjectBody): body is readonly Uint8Array[] {
 export interface ObjectStore {
   /** Writes a new object. Never overwrites: an existing key returns `{ created: false }`. */
   putNew(key: string, body: ObjectBody, contentType: string): Promise<PutResult>;
-  /** Reads a whole object. Throws a NotFound-flavoured TotesError when it is missing. */
-  getBytes(key: string): Promise<Uint8Array>;
+  /**
+   * Reads a whole object. Throws a NotFound-flavoured TotesError when it is missing. `allocate`,
+   * when given, supplies the memory to read into (exactly `byteLength` bytes); a store that
+   * cannot know the size first may return other memory.
+   */
+  getBytes(key: string, allocate?: (byteLength: number) => Uint8Array): Promise<Uint8Array>;
   /** Streams an object, for inputs too large to hold in memory. */
   getStream(key: string): Promise<Readable>;
   /** Lists keys under a prefix. */

@@ -22,10 +22,14 @@ export class MemoryObjectStore implements ObjectStore {
     return { created: true };
   }
 
-  async getBytes(key: string): Promise<Uint8Array> {
+  async getBytes(key: string, allocate?: (byteLength: number) => Uint8Array): Promise<Uint8Array> {
     const bytes = this.objects.get(key);
     if (!bytes) throw new TotesError(`object ${key} does not exist`, { context: { key } });
-    return bytes;
+    if (!allocate) return bytes;
+    // Copied into the caller's memory, as S3ObjectStore reads into it.
+    const into = allocate(bytes.byteLength);
+    into.set(bytes);
+    return into;
   }
 
   async getStream(key: string): Promise<Readable> {

@@ -9,6 +9,7 @@ import type { Logger, ObjectStore } from '../ports';
 import { dimDateRow } from '../shared/dim-date';
 import { DistinctKeys } from '../shared/distinct-keys';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
+import { ObjectBuffers } from '../shared/object-buffers';
 import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
 import { batchOfColumns } from './row-batches';
 import { createRowGroupValidator } from './validate-rows';
@@ -20,6 +21,8 @@ export interface LoadDeps {
   readonly processed: ObjectStore;
   readonly warehouse: Warehouse;
   readonly logger: Logger;
+  /** Where objects are read into; by default, the process's own (one buffer per object in flight). */
+  readonly objectBuffers?: ObjectBuffers;
 }
 
 export interface LoadReport {
@@ -33,6 +36,8 @@ export interface LoadReport {
 
 /** Objects this process loads at once, whatever the batch size: see shared/in-flight.ts. */
 const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
+/** One kept buffer per object in flight: see shared/object-buffers.ts. */
+const processObjectBuffers = new ObjectBuffers(DEFAULT_OBJECTS_IN_FLIGHT);
 
 /** How many missing ids an error message lists before it only counts them. */
 const MAX_IDS_IN_MESSAGE = 20;
@@ -165,9 +170,20 @@ export async function loadObject(input: LoadInput, deps: LoadDeps): Promise<Load
   return objectsInFlight(() => loadTable(input, table, deps));
 }
 
-async function loadTable({ key, redelivered = false }: LoadInput, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
+async function loadTable(input: LoadInput, table: WarehouseTableDef, deps: LoadDeps): Promise<LoadReport> {
+  const objectBuffers = deps.objectBuffers ?? processObjectBuffers;
+  const bytes = await deps.processed.getBytes(input.key, (byteLength) => objectBuffers.take(byteLength));
+  try {
+    return await loadBytes(input, table, bytes, deps);
+  } finally {
+    // The decoded values may be views of these bytes; nothing reads them once the transaction has ended.
+    objectBuffers.give(bytes);
+  }
+}
+
+async function loadBytes({ key, redelivered = false }: LoadInput, table: WarehouseTableDef, bytes: Uint8Array, deps: LoadDeps): Promise<LoadReport> {
   const logger = deps.logger.child({ key, table: table.name });
-  const file = openObject(key, table, await deps.processed.getBytes(key));
+  const file = openObject(key, table, bytes);
 
   let rowsApplied: number;
   if (table.kind === 'fact') {

@@ -8,6 +8,7 @@ import { encodeParquet, parquetColumnsFor } from '../../../src/parquet/codec';
 import { fileColumns, factSalesOrder, dimStaff } from '../../../src/schemas/warehouse';
 import { silentLogger } from '../../../src/observability/logger';
 import { type LoadDeps, loadObject } from '../../../src/stages/load';
+import { ObjectBuffers } from '../../../src/stages/shared/object-buffers';
 import { MemoryObjectStore } from '../../support/memory-object-store';
 import { createTestDatabase, type TestDatabase } from '../../support/pg';
 import {
@@ -427,6 +428,37 @@ describe('loadObject', () => {
     expect(lastDate.rows).toEqual([{ date_id: '2024-12-31' }]);
     const log = await pool.query(`SELECT rows_in_file FROM "${names.bookkeepingSchema}".load_log WHERE key = $1`, [key]);
     expect(log.rows).toEqual([{ rows_in_file: 25 }]);
+  });
+
+  it('reads each object into memory kept from the one before, and a smaller object after a larger one loads only its own rows', async () => {
+    // prepare: a wide dim_staff object, then a one-row one whose bytes are read over its memory
+    const read: Uint8Array[] = [];
+    const reading = store;
+    deps = {
+      ...deps,
+      objectBuffers: new ObjectBuffers(1),
+      processed: Object.assign(Object.create(reading) as MemoryObjectStore, {
+        getBytes: async (key: string, allocate?: (byteLength: number) => Uint8Array) => {
+          const bytes = await reading.getBytes(key, allocate);
+          read.push(bytes);
+          return bytes;
+        },
+      }),
+    };
+    const wide = await putProcessed(store, 'dim_staff', Array.from({ length: 2000 }, (_, index) => staffRow(index + 1, V1, { last_name: `Wide${'x'.repeat(40)}${index}` })));
+    const narrow = await putProcessed(store, 'dim_staff', [staffRow(9001, V1, { last_name: 'Narrow' })]);
+
+    // act
+    await loadObject({ key: wide }, deps);
+    const report = await loadObject({ key: narrow }, deps);
+
+    // assert
+    expect(read[1]!.buffer).toBe(read[0]!.buffer);
+    expect(read[1]!.byteLength).toBeLessThan(read[0]!.byteLength);
+    expect(report).toMatchObject({ status: 'loaded', rowsInFile: 1, rowsApplied: 1 });
+    expect(await count(pool, star('dim_staff'))).toBe(2001);
+    const last = await pool.query(`SELECT last_name FROM ${star('dim_staff')} WHERE staff_id IN (2000, 9001) ORDER BY staff_id`);
+    expect(last.rows).toEqual([{ last_name: `Wide${'x'.repeat(40)}1999` }, { last_name: 'Narrow' }]);
   });
 
   it('rejects a bad value in a later row group, naming its row, and rolls back the groups already copied', async () => {
