@@ -108,10 +108,11 @@ export class S3ObjectStore implements ObjectStore {
   async getBytes(key: string, allocate?: (byteLength: number) => Uint8Array): Promise<Uint8Array> {
     const { body, contentLength } = await this.getBodyAndLength(key);
     if (contentLength === undefined || !(body instanceof Readable)) return body.transformToByteArray();
-    // One buffer of the object's size, each socket read copied in as it arrives and dropped. The
-    // SDK's transformToByteArray holds every read (~64 KB each) until the last, then joins them:
-    // two copies of each object at its end, and many medium buffers that outlive young
-    // collections and leave holes in glibc's heap once freed (the README's change table).
+    // One buffer of the object's size (the caller's, when it keeps one for the next object), each
+    // socket read copied in as it arrives and dropped. The SDK's transformToByteArray holds every
+    // read (~64 KB each) until the last, then joins them: two copies of each object at its end,
+    // and many medium buffers that outlive young collections and leave holes in glibc's heap once
+    // freed (the README's change table).
     const bytes = allocate ? allocate(contentLength) : Buffer.allocUnsafeSlow(contentLength);
     let filled = 0;
     try {

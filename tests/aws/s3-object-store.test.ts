@@ -130,6 +130,27 @@ describe('S3ObjectStore.getBytes', () => {
     expect(Buffer.from(read.buffer, read.byteOffset, read.byteLength).equals(bytes)).toBe(true);
   });
 
+  it('reads into the memory the caller allocates, asking for exactly the object’s size', async () => {
+    // prepare: the caller's memory is larger, and full of an earlier object's bytes
+    const store = new S3ObjectStore(s3, bucket);
+    const bytes = randomBytes(1024 * 1024 + 5);
+    await store.putNew('fact_sales_order/b.parquet', bytes, 'application/vnd.apache.parquet');
+    const memory = new Uint8Array(2 * 1024 * 1024).fill(0xee);
+    const asked: number[] = [];
+
+    // act
+    const read = await store.getBytes('fact_sales_order/b.parquet', (byteLength) => {
+      asked.push(byteLength);
+      return memory.subarray(0, byteLength);
+    });
+
+    // assert
+    expect(asked).toEqual([bytes.byteLength]);
+    expect(read.buffer).toBe(memory.buffer);
+    expect(Buffer.from(read.buffer, read.byteOffset, read.byteLength).equals(bytes)).toBe(true);
+    expect(memory[bytes.byteLength]).toBe(0xee);
+  });
+
   it('names the object, as worth another delivery, when the connection drops half-way through it', async () => {
     // prepare: the body stream fails after its first read
     const store = new S3ObjectStore(s3, bucket);
