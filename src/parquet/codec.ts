@@ -288,7 +288,7 @@ export interface ParquetEncoder {
    */
   pushPhysical(values: ArrayLike<PhysicalValue>): void;
   readonly rowCount: number;
-  /** Writes the footer and returns the whole file (a view of `memory` when one was given). */
+  /** Writes the footer and returns the whole file. */
   finish(): Uint8Array;
 }
 
@@ -307,54 +307,9 @@ function chunkOptions(element: SchemaElement): { statistics: boolean; codec: 'SN
   return { statistics: element.type === 'INT32', codec: element.type === 'BYTE_ARRAY' ? 'SNAPPY' : 'UNCOMPRESSED' };
 }
 
-/** Memory a file is written into and handed back to once it is no longer read (src/stages/shared/object-buffers.ts). */
-export interface FileMemory {
-  take(byteLength: number): Uint8Array;
-  give(bytes: Uint8Array): void;
-}
-
-/** A file's first buffer from kept memory; it doubles from there, as ByteWriter's own does. */
-const FIRST_BUFFER_BYTES = 256 * 1024;
-
-/**
- * A ByteWriter whose buffer is taken from kept memory, and handed back when outgrown. Its own
- * starts at 1 KB and doubles, a new buffer each time, and the finished file was one more copy:
- * about three times each file's size allocated outside the V8 heap, per object.
- */
-class KeptMemoryWriter extends ByteWriter {
-  constructor(private readonly memory: FileMemory) {
-    super(0);
-    this.adopt(memory.take(FIRST_BUFFER_BYTES));
-  }
-
-  override ensure(size: number): void {
-    if (this.index + size <= this.buffer.byteLength) return;
-    const grown = this.memory.take(Math.max(this.buffer.byteLength * 2, this.index + size));
-    grown.set(new Uint8Array(this.buffer, 0, this.index));
-    this.memory.give(new Uint8Array(this.buffer, 0, 0));
-    this.adopt(grown);
-  }
-
-  private adopt(bytes: Uint8Array): void {
-    // Its whole capacity: ObjectBuffers rounds what it makes up.
-    this.buffer = bytes.buffer as ArrayBuffer;
-    this.view = new DataView(this.buffer);
-  }
-}
-
-export interface ParquetEncoderOptions {
-  /** Rows per row group (default 100,000). */
-  readonly rowGroupSize?: number;
-  /**
-   * Where the file is written: `finish()` then returns a view of that memory, which the caller
-   * gives back once the file has been stored. By default, memory of the file's own.
-   */
-  readonly memory?: FileMemory;
-}
-
 /** An incremental encoder: rows go in batches, each becoming row groups, so peak memory follows the batch size. */
-export function createParquetEncoder(columns: readonly ColumnDef[], options: ParquetEncoderOptions = {}): ParquetEncoder {
-  const writer = options.memory ? new KeptMemoryWriter(options.memory) : new ByteWriter();
+export function createParquetEncoder(columns: readonly ColumnDef[], options: { rowGroupSize?: number } = {}): ParquetEncoder {
+  const writer = new ByteWriter();
   const schema: SchemaElement[] = [{ name: 'root', num_children: columns.length }, ...columns.map(schemaElement)];
   const parquet = new ParquetWriter({ writer, schema, createdBy: 'totes' });
   const rowGroupSize = options.rowGroupSize ?? 100_000;
@@ -408,7 +363,7 @@ export function createParquetEncoder(columns: readonly ColumnDef[], options: Par
     finish() {
       flushPending();
       parquet.finish();
-      return options.memory ? writer.getBytes() : new Uint8Array(writer.getBuffer());
+      return new Uint8Array(writer.getBuffer());
     },
   };
 }

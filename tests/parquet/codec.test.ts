@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createParquetEncoder, encodeParquet, parquetColumnsFor } from '../../src/parquet/codec';
-import { ObjectBuffers } from '../../src/stages/shared/object-buffers';
+import { encodeParquet, parquetColumnsFor } from '../../src/parquet/codec';
 import { decodeParquet } from '../../src/parquet/decode';
 import { dimLocation, factPayment, factSalesOrder } from '../../src/schemas/warehouse';
 import type { Row } from '../../src/schemas/rows';
@@ -98,31 +97,6 @@ describe('parquet codec', () => {
     expect(decodedLocation.rows).toEqual([location]);
     expect(decodedLocation.columns).toEqual(parquetColumnsFor(dimLocation).map((c) => c.name));
     expect(decodedPayment.rows).toEqual([payment]);
-  });
-
-  it('writes into the memory it is given, growing through it, the same file as into its own', async () => {
-    // prepare: enough rows for a file of several times the first 256 KB buffer
-    const rows = Array.from({ length: 30_000 }, (_, index) => ({ ...salesOrder, sales_order_id: index + 1, units_sold: index * 7, unit_price: `${index}.99` }));
-    const memory = new ObjectBuffers(4);
-    const taken: number[] = [];
-    const take = memory.take.bind(memory);
-    memory.take = (byteLength: number) => {
-      taken.push(byteLength);
-      return take(byteLength);
-    };
-
-    // act
-    const encoder = createParquetEncoder(parquetColumnsFor(factSalesOrder), { rowGroupSize: 10_000, memory });
-    for (const row of rows) encoder.push(row);
-    const written = encoder.finish();
-
-    // assert
-    expect(Buffer.from(written).equals(Buffer.from(encodeParquet(parquetColumnsFor(factSalesOrder), rows, { rowGroupSize: 10_000 })))).toBe(true);
-    expect(taken.length).toBeGreaterThan(1);
-    expect(memory.idleSizes.length).toBe(taken.length - 1);
-    expect(Math.max(...memory.idleSizes)).toBeLessThan(written.buffer.byteLength);
-    memory.give(written);
-    expect((await decodeParquet(written)).rows.at(-1)).toEqual(rows.at(-1));
   });
 
   it('keeps money beyond a double\'s exact range to the cent, in any row group, among ordinary amounts', async () => {

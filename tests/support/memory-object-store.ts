@@ -10,8 +10,7 @@ export class MemoryObjectStore implements ObjectStore {
     if (this.objects.has(key)) return { created: false };
     let bytes: Uint8Array;
     if (typeof body === 'string') bytes = Buffer.from(body);
-    // Copied, as S3 keeps its own: a writer may reuse its memory once the write returns.
-    else if (body instanceof Uint8Array) bytes = Uint8Array.from(body);
+    else if (body instanceof Uint8Array) bytes = body;
     // Copied: the extract hands its chunk memory back once the write returns.
     else if (isBodyInParts(body)) bytes = Buffer.concat(body);
     else {

@@ -1,4 +1,4 @@
-import { createParquetEncoder, type FileMemory, parquetColumnsFor } from '../../parquet/codec';
+import { createParquetEncoder, parquetColumnsFor } from '../../parquet/codec';
 import { currencyName } from '../../reference/iso4217';
 import type { TableDef } from '../../schemas/columns';
 import { sourceTable, type SourceTableName } from '../../schemas/source';
@@ -33,8 +33,6 @@ export interface WarehouseBuilder {
 export interface BuildOptions {
   readonly key: string;
   readonly rowGroupSize: number;
-  /** Where the output files are written; see createParquetEncoder. */
-  readonly memory?: FileMemory;
 }
 
 /** A row in the dimension's column order, ending with its source version. */
@@ -46,11 +44,11 @@ const str = (row: Row, column: string): string => row[column] as string;
 const num = (row: Row, column: string): number => row[column] as number;
 const nullableStr = (row: Row, column: string): string | null => row[column] as string | null;
 
-function encodeTable(table: WarehouseTableDef, rows: readonly Row[], options: BuildOptions): TableOutput[] {
+function encodeTable(table: WarehouseTableDef, rows: readonly Row[], rowGroupSize: number): TableOutput[] {
   if (rows.length === 0) return [];
   // Row by row into the encoder's columns: only one row group is held in columnar form, not a
   // second copy of every row (a 100,000-row dim_transaction object is held whole as rows).
-  const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize: options.rowGroupSize, memory: options.memory });
+  const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize });
   for (const row of rows) encoder.push(row);
   return [{ table, rows: rows.length, bytes: encoder.finish() }];
 }
@@ -225,7 +223,7 @@ function standaloneBuilder(
     records: rowRecords(source, (row) => latest.add(toRow(row))),
     finish: async () => {
       if (latest.size === 0) return [];
-      const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize: options.rowGroupSize, memory: options.memory });
+      const encoder = createParquetEncoder(parquetColumnsFor(table), { rowGroupSize: options.rowGroupSize });
       const rows = latest.encode(encoder);
       return [{ table, rows, bytes: encoder.finish() }];
     },
@@ -244,7 +242,7 @@ function joinedBuilder(finishDimensions: DimensionFinish, source: TableDef, idCo
       if (latestById.size === 0) return [];
       const tables = await finishDimensions([...latestById.values()], state);
       return tables.flatMap(([table, rows]) =>
-        encodeTable(table, sortedByKey(rows as DimensionRow[], table.primaryKey[0] ?? ''), options),
+        encodeTable(table, sortedByKey(rows as DimensionRow[], table.primaryKey[0] ?? ''), options.rowGroupSize),
       );
     },
   };

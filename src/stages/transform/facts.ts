@@ -220,7 +220,7 @@ class ParsedRecord implements RecordSink {
 export function factBuilder(source: FactSourceName, options: BuildOptions): WarehouseBuilder {
   const { fact, source: sourceTable } = mappings[source];
   const { columns, sourceIndex, isTime, dateColumns, boundedDecimals } = compiled[source];
-  const encoder = createParquetEncoder(columns, { rowGroupSize: options.rowGroupSize, memory: options.memory });
+  const encoder = createParquetEncoder(columns, { rowGroupSize: options.rowGroupSize });
   const dates = new Set<number>();
   // The fact row being built, reused: the encoder copies its values.
   const row: PhysicalValue[] = columns.map(() => null);
@@ -251,7 +251,7 @@ export function factBuilder(source: FactSourceName, options: BuildOptions): Ware
       if (encoder.rowCount === 0) return [];
       // Days sort as the dates do; dim_date is written in date order, as before.
       const dateRows = [...dates].sort((a, b) => a - b).map((days) => dimDateRow(daysToDate(days)));
-      const dimDateEncoder = createParquetEncoder(parquetColumnsFor(dimDate), { rowGroupSize: options.rowGroupSize, memory: options.memory });
+      const dimDateEncoder = createParquetEncoder(parquetColumnsFor(dimDate), { rowGroupSize: options.rowGroupSize });
       for (const dateRow of dateRows) dimDateEncoder.push(dateRow);
       return [
         { table: dimDate, rows: dateRows.length, bytes: dimDateEncoder.finish() },

@@ -3,7 +3,6 @@ import { sourceIdColumn, sourceTable } from '../../schemas/source';
 import type { WarehouseTableName } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
-import { ObjectBuffers } from '../shared/object-buffers';
 import { warehouseBuilderFor } from './build';
 import { readSourceRecords } from './csv';
 import type { SourceStateStore } from './state';
@@ -21,8 +20,6 @@ export const DEFAULT_ROW_GROUP_SIZE = 10_000;
 
 /** Objects this process transforms at once, whatever the batch size: see shared/in-flight.ts. */
 const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
-/** Kept memory for the Parquet files being written: a fact and its dim_date per object in flight. */
-const processOutputBuffers = new ObjectBuffers(2 * DEFAULT_OBJECTS_IN_FLIGHT);
 
 export interface TransformDeps {
   readonly ingestion: ObjectStore;
@@ -30,8 +27,6 @@ export interface TransformDeps {
   readonly state: SourceStateStore;
   readonly logger: Logger;
   readonly settings?: { readonly rowGroupSize?: number };
-  /** Where output files are written; by default, the process's own (see shared/object-buffers.ts). */
-  readonly outputBuffers?: ObjectBuffers;
 }
 
 export interface TransformOutput {
@@ -80,24 +75,18 @@ async function transformSource(key: string, source: IngestionObject, deps: Trans
   const logger = deps.logger.child({ key, table: source.table });
   const table = sourceTable(source.table);
   const rowGroupSize = deps.settings?.rowGroupSize ?? DEFAULT_ROW_GROUP_SIZE;
-  const memory = deps.outputBuffers ?? processOutputBuffers;
-  const builder = warehouseBuilderFor(source.table, sourceIdColumn(table), { key, rowGroupSize, memory });
+  const builder = warehouseBuilderFor(source.table, sourceIdColumn(table), { key, rowGroupSize });
 
   const body = await deps.ingestion.getStream(key);
   const sourceRows = await readSourceRecords(body, table, key, builder.records);
   const tables = await builder.finish(deps.state);
 
   const outputs: TransformOutput[] = [];
-  try {
-    for (const output of tables) {
-      const warehouseTable = output.table.name as WarehouseTableName;
-      const processedKey = buildProcessedKey({ warehouseTable, source });
-      const { created } = await deps.processed.putNew(processedKey, output.bytes, PARQUET_CONTENT_TYPE);
-      outputs.push({ table: warehouseTable, key: processedKey, rows: output.rows, created });
-    }
-  } finally {
-    // Stored, or failed and to be built again on the next delivery: either way never read again.
-    for (const output of tables) memory.give(output.bytes);
+  for (const output of tables) {
+    const warehouseTable = output.table.name as WarehouseTableName;
+    const processedKey = buildProcessedKey({ warehouseTable, source });
+    const { created } = await deps.processed.putNew(processedKey, output.bytes, PARQUET_CONTENT_TYPE);
+    outputs.push({ table: warehouseTable, key: processedKey, rows: output.rows, created });
   }
   logger.info('transformed', { sourceRows, outputs });
   return { key, status: 'transformed', outputs };

@@ -3,7 +3,6 @@ import { InvalidInputError } from '../../../src/errors';
 import { parseProcessedKey } from '../../../src/schemas/keys';
 import { sourceTable } from '../../../src/schemas/source';
 import { SOURCE_VERSION_COLUMN, warehouseTableNames } from '../../../src/schemas/warehouse';
-import { ObjectBuffers } from '../../../src/stages/shared/object-buffers';
 import { transformObject, type TransformReport } from '../../../src/stages/transform';
 import {
   DuckReader, MemoryStateStore, createTransformFixture, duckTime, realRows, toPgCsv, updateFiles,
@@ -309,32 +308,6 @@ describe('transformObject joins and state', () => {
       [5, 'SALE', 2, '2024-01-01 10:00:00.100000'],
       [7, 'SALE', 2, '2024-01-01 10:00:00.500000'],
     ]);
-  });
-
-  it('writes its files into kept memory, stores them whole, and hands the memory back even when a write fails', async () => {
-    // prepare
-    const fixture = createTransformFixture();
-    const outputBuffers = new ObjectBuffers(4);
-    const deps = { ...fixture.deps, outputBuffers };
-    const first = await fixture.putCsv('sales_order', snapshot('sales_order'));
-    const second = await fixture.putCsv('payment', payments);
-    const failing = { ...deps, processed: Object.assign(Object.create(fixture.processed) as typeof fixture.processed, {
-      putNew: async () => { throw new Error('the bucket is gone'); },
-    }) };
-
-    // act
-    const reports = [await transformObject({ key: first }, deps), await transformObject({ key: second }, deps)];
-    const kept = [...outputBuffers.idleSizes].sort((a, b) => a - b);
-    const failure = await transformObject({ key: first }, failing).catch((error: unknown) => error);
-
-    // assert
-    expect(kept.length).toBeGreaterThanOrEqual(2);
-    expect(failure).toMatchObject({ message: 'the bucket is gone' });
-    expect(outputBuffers.idleSizes.sort((a, b) => a - b)).toEqual(kept);
-    const orders = await duck.rows(await fixture.processed.getBytes(outputKey(reports, 'fact_sales_order')));
-    expect(orders.map((row) => row.sales_order_id).sort((a, b) => Number(a) - Number(b))).toEqual(snapshot('sales_order').map((row) => row.sales_order_id).sort((a, b) => Number(a) - Number(b)));
-    const paid = await duck.rows(await fixture.processed.getBytes(outputKey(reports, 'fact_payment')));
-    expect(paid.map((row) => row.payment_amount).sort()).toEqual(['0.01', '552548.62']);
   });
 
   it('reads the input in row groups without changing the rows', async () => {
