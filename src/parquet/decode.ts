@@ -157,7 +157,9 @@ type RawValues = ArrayLike<unknown>;
  * range out of that), about 100 MB per load process over a 1,000,000-order initial load, all of
  * it outside the V8 heap and freed only by a full collection (README, Performance). Its page
  * reader takes a view of the chunk instead; plain values may be views of the file's bytes too,
- * which the caller keeps until the object is loaded.
+ * which the caller keeps until the object is loaded. The page reader and its helpers come through
+ * the package's `./src/*.js` export rather than its index; hyparquet's version is pinned, and the
+ * decode and load tests read every column type through them.
  */
 function readRowGroup(bytes: Uint8Array, tree: SchemaTree, chunks: readonly ColumnChunk[], rowStart: number, rowCount: number): Map<string, RawValues> {
   const columns = new Map<string, RawValues>();
