@@ -3,10 +3,11 @@
  * object whole (its column chunks are decoded in place), one buffer per object in flight.
  *
  * Why: a new buffer per object (1–2 MB at 1,000,000 sales orders) lives through the object's
- * transaction, so V8 promotes it and only a full collection frees it, and glibc's heap keeps the
- * freed space. A load process reads ~45 objects at that scale against four or five at 100,000,
- * so the garbage waiting for a collection grew with the run's length (README, Performance).
- * With kept buffers, that memory is as large as the objects in flight.
+ * transaction, so V8 promotes it and only a full collection frees it. A load process reads ~45
+ * objects at that scale against four or five at 100,000, so the garbage waiting for a collection
+ * grew with the run's length (README, Performance). With kept buffers, that memory is as large as
+ * the objects in flight; the price is that a process keeps its largest objects' worth (two, of
+ * at most 100,000 rows each) for its life.
  */
 export class ObjectBuffers {
   private readonly idle: ArrayBuffer[] = [];
