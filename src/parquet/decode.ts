@@ -75,8 +75,11 @@ export interface ParquetRowGroups {
   /** Every column of the schema, in file order. */
   readonly columns: readonly string[];
   readonly rowCount: number;
-  /** Decodes the row groups in file order; a group's memory is free once the next is asked for. */
-  rowGroups(): AsyncGenerator<DecodedRowGroup>;
+  /**
+   * Decodes the row groups in file order; a group's memory is free once the next is asked for.
+   * Given `only`, a group holds just those columns, and no other column chunk is decoded.
+   */
+  rowGroups(only?: readonly string[]): AsyncGenerator<DecodedRowGroup>;
 }
 
 interface ColumnPlan {
@@ -129,15 +132,21 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
   return {
     columns: plans.map((plan) => plan.name),
     rowCount: Number(metadata.num_rows),
-    async *rowGroups() {
+    async *rowGroups(only) {
+      const wanted = only === undefined ? plans : only.map((name) => {
+        const plan = plans.find((each) => each.name === name);
+        if (!plan) throw new Error(`the file has no column ${name}`);
+        return plan;
+      });
+      const names = new Set(wanted.map((plan) => plan.name));
       // Shared by every row group: a date repeats across the whole file.
       const dates = new Map<number, string>();
       let rowStart = 0;
       for (const group of metadata.row_groups) {
         const rowCount = Number(group.num_rows);
-        const raw = readRowGroup(bytes, rawTree, group.columns, rowStart, rowCount);
+        const raw = readRowGroup(bytes, rawTree, group.columns, names, rowStart, rowCount);
         const columns = new Map<string, DecodedColumn>();
-        for (const plan of plans) {
+        for (const plan of wanted) {
           const values = raw.get(plan.name) ?? [];
           if (values.length !== rowCount) throw new Error(`column ${plan.name} has ${values.length} values in a row group of ${rowCount} rows`);
           columns.set(plan.name, decodedColumn(plan, values, dates));
@@ -152,7 +161,7 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
 type RawValues = ArrayLike<unknown>;
 
 /**
- * Decodes each column chunk of a row group straight from the file's bytes. hyparquet's
+ * Decodes each wanted column chunk of a row group straight from the file's bytes. hyparquet's
  * parquetRead copies every byte twice on the way (the row group's range, then each column's
  * range out of that), about 100 MB per load process over a 1,000,000-order initial load, all of
  * it outside the V8 heap and freed only by a full collection (README, Performance). Its page
@@ -161,12 +170,13 @@ type RawValues = ArrayLike<unknown>;
  * the package's `./src/*.js` export rather than its index; hyparquet's version is pinned, and the
  * decode and load tests read every column type through them.
  */
-function readRowGroup(bytes: Uint8Array, tree: SchemaTree, chunks: readonly ColumnChunk[], rowStart: number, rowCount: number): Map<string, RawValues> {
+function readRowGroup(bytes: Uint8Array, tree: SchemaTree, chunks: readonly ColumnChunk[], wanted: ReadonlySet<string>, rowStart: number, rowCount: number): Map<string, RawValues> {
   const columns = new Map<string, RawValues>();
   for (const chunk of chunks) {
     const meta = chunk.meta_data;
     if (!meta || chunk.file_path) throw new Error('a column chunk without metadata, or in another file');
     const name = meta.path_in_schema.join('.');
+    if (!wanted.has(name)) continue;
     const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
     const length = Number(meta.total_compressed_size);
     if (!(start >= 0 && length >= 0 && start + length <= bytes.byteLength)) {

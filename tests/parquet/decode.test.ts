@@ -1,3 +1,4 @@
+import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { encodeParquet, microsToTime, parquetColumnsFor, unscaledToDecimal } from '../../src/parquet/codec';
 import { type DecodedRowGroup, formatMicros, formatUnscaled, openParquet } from '../../src/parquet/decode';
@@ -126,6 +127,33 @@ describe('openParquet', () => {
 
     // assert
     expect(rowsOf(groups, columns.map((column) => column.name))).toEqual(rows);
+  });
+
+  it('decodes only the columns asked for, in the order asked, and never reads the other chunks', async () => {
+    // prepare: a dimension file whose transaction_type chunk is garbage in every row group
+    const columns = parquetColumnsFor(dimTransaction);
+    const rows: Row[] = Array.from({ length: 25 }, (_, index) => ({
+      transaction_id: index + 1, transaction_type: index % 2 === 0 ? 'SALE' : 'PURCHASE', sales_order_id: index + 100, purchase_order_id: null,
+      _source_version: `2022-11-03 14:20:${String(index + 10)}.672000`,
+    }));
+    const bytes = encodeParquet(columns, rows, { rowGroupSize: 10 });
+    for (const group of parquetMetadata(bytes).row_groups) {
+      const chunk = group.columns.find((each) => each.meta_data?.path_in_schema.join('.') === 'transaction_type')!.meta_data!;
+      const start = Number(chunk.dictionary_page_offset || chunk.data_page_offset);
+      bytes.fill(0xff, start, start + Number(chunk.total_compressed_size));
+    }
+    const selected = [];
+    for await (const group of openParquet(bytes).rowGroups(['_source_version', 'transaction_id'])) selected.push(group);
+
+    // assert
+    expect(selected.map((group) => [...group.columns.keys()])).toEqual(Array.from({ length: 3 }, () => ['_source_version', 'transaction_id']));
+    expect(rowsOf(selected, ['_source_version', 'transaction_id'])).toEqual(rows.map((row) => ({ _source_version: row._source_version, transaction_id: row.transaction_id })));
+    await expect(readAll(bytes)).rejects.toThrow();
+  });
+
+  it('refuses to select a column the file does not have', async () => {
+    const bytes = encodeParquet(parquetColumnsFor(dimTransaction), []);
+    await expect(openParquet(bytes).rowGroups(['transaction_id', 'staff_id']).next()).rejects.toThrow('the file has no column staff_id');
   });
 
   it('rejects bytes that are not Parquet', () => {

@@ -11,7 +11,7 @@ import { DistinctKeys } from '../shared/distinct-keys';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import { ObjectBuffers } from '../shared/object-buffers';
 import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
-import { batchOfColumns } from './row-batches';
+import { batchOfColumns, selectedColumns } from './row-batches';
 import { createRowGroupValidator } from './validate-rows';
 
 export type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
@@ -75,14 +75,22 @@ function unreadable(key: string, table: WarehouseTableDef, cause: unknown): Inva
  * bad value or an unreadable page in a later row group throws while the warehouse is copying:
  * it rolls back the whole object, so the file still loads completely or not at all.
  */
-function validatedBatches(key: string, table: WarehouseTableDef, file: ParquetRowGroups, onBatch: (batch: RowBatch) => void): RowBatches {
-  const columns = parquetColumnsFor(table);
+function validatedBatches(
+  key: string,
+  table: WarehouseTableDef,
+  file: ParquetRowGroups,
+  onBatch: (batch: RowBatch) => void,
+  columns: readonly ColumnDef[] = parquetColumnsFor(table),
+): RowBatches {
   const validate = createRowGroupValidator(columns);
+  const names = columns.map((column) => column.name);
   return {
     columns,
     rowCount: file.rowCount,
+    // A selection is read for what the warehouse writes, not to gather the file's dates again.
+    select: (selected) => validatedBatches(key, table, file, () => undefined, selectedColumns(columns, selected)),
     async *[Symbol.asyncIterator]() {
-      const groups = file.rowGroups();
+      const groups = file.rowGroups(names);
       for (;;) {
         let next: IteratorResult<DecodedRowGroup>;
         try {

@@ -8,11 +8,21 @@ export function rowBatchesOf(columns: readonly ColumnDef[], rows: readonly Row[]
   return {
     columns,
     rowCount: rows.length,
+    select: (names) => rowBatchesOf(selectedColumns(columns, names), rows),
     async *[Symbol.asyncIterator]() {
       if (rows.length === 0) return;
       yield { rowCount: rows.length, values: columns.map((column) => rows.map((row) => row[column.name])) };
     },
   };
+}
+
+/** The named columns of `columns`, in the order named (RowBatches.select). */
+export function selectedColumns(columns: readonly ColumnDef[], names: readonly string[]): ColumnDef[] {
+  return names.map((name) => {
+    const column = columns.find((each) => each.name === name);
+    if (!column) throw new Error(`rows have no column ${name}`);
+    return column;
+  });
 }
 
 /** One column of a batch: its exact integers when it has them, and how to get its values. */
@@ -35,9 +45,4 @@ export function batchOfColumns(rowCount: number, columns: readonly BatchColumn[]
     else values[index] = column.values();
   });
   return { rowCount, values, exact };
-}
-
-/** The given columns of a batch, in the order given, exact integers kept. */
-export function pickColumns(batch: RowBatch, indexes: readonly number[]): RowBatch {
-  return batchOfColumns(batch.rowCount, indexes.map((from) => ({ exact: batch.exact?.[from], values: () => batch.values[from]! })));
 }

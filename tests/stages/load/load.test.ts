@@ -164,6 +164,25 @@ describe('loadObject', () => {
     expect(versions.rows).toEqual([{ natural_id: 1, version: V2 }, { natural_id: 2, version: V3 }]);
   });
 
+  it('records the version of every new dimension row, over several row groups', async () => {
+    // prepare: a new-ids object takes the one-pass path, which reads the ids and versions a second time
+    const rows = Array.from({ length: 25 }, (_, index) => ({
+      transaction_id: index + 1, transaction_type: index % 2 === 0 ? 'SALE' : 'PURCHASE', sales_order_id: index % 2 === 0 ? index + 100 : null,
+      purchase_order_id: index % 2 === 0 ? null : index + 200, _source_version: `2024-11-20 15:22:${String(index + 10)}.531518`,
+    }));
+    const key = await putProcessed(store, 'dim_transaction', rows, { rowGroupSize: 10 });
+
+    // act
+    const report = await loadObject({ key }, deps);
+
+    // assert
+    expect(report.rowsApplied).toBe(25);
+    const loaded = await pool.query(`SELECT transaction_id, transaction_type, sales_order_id, purchase_order_id FROM ${star('dim_transaction')} ORDER BY transaction_id`);
+    expect(loaded.rows).toEqual(rows.map(({ _source_version: _version, ...row }) => row));
+    const versions = await pool.query(`SELECT natural_id, version FROM "${names.bookkeepingSchema}".dim_transaction_version ORDER BY natural_id`);
+    expect(versions.rows).toEqual(rows.map((row) => ({ natural_id: row.transaction_id, version: row._source_version })));
+  });
+
   it('updates a dimension row when a newer version arrives', async () => {
     // prepare
     await loadAll([await putProcessed(store, 'dim_staff', [staffRow(1, V1, { location: 'Manchester' })])]);
