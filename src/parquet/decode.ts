@@ -266,6 +266,7 @@ function formatExact({ kind, scale, integers, nulls }: ExactIntegers): CellValue
 function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string>): ArrayLike<CellValue | undefined> {
   switch (decoded.kind) {
     case 'int32':
+      return int32Values(raw);
     case 'text':
     case 'boolean':
       // Already in the rows.ts representation: no copy.
@@ -292,6 +293,18 @@ function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string
     case 'other':
       return mapValues(raw, (value) => (typeof value === 'bigint' ? Number(value) : (value as CellValue)));
   }
+}
+
+/**
+ * An INT32 column without NULLs as an Int32Array. hyparquet gives a dictionary-encoded column
+ * (most ids of a fact) as two JavaScript arrays, the indices and the values looked up, and those
+ * lived as long as the row group: long enough for V8 to promote them to the old generation.
+ * Copied at once, they die young, and the Int32Array's own memory is outside the heap.
+ */
+function int32Values(raw: RawValues): ArrayLike<CellValue | undefined> {
+  if (raw instanceof Int32Array) return raw;
+  for (let index = 0; index < raw.length; index += 1) if (typeof raw[index] !== 'number') return raw as ArrayLike<CellValue | undefined>;
+  return Int32Array.from(raw as ArrayLike<number>);
 }
 
 function mapValues(raw: RawValues, each: (value: unknown) => CellValue): CellValue[] {

@@ -68,6 +68,24 @@ describe('openParquet', () => {
     expect(rowsOf(groups, ['note', 'ref', 'flag'])).toEqual(rows);
     expect(groups[0]!.columns.get('note')!.decoded).toEqual({ kind: 'text' });
     expect(groups[0]!.columns.get('ref')!.decoded).toEqual({ kind: 'int32' });
+    // A group with a NULL keeps it; one without holds its integers in an Int32Array.
+    expect(groups[0]!.columns.get('ref')!.values).not.toBeInstanceOf(Int32Array);
+    expect(groups[1]!.columns.get('ref')!.values).toBeInstanceOf(Int32Array);
+  });
+
+  it('gives integer ids, dictionary-encoded or plain, as Int32Arrays outside the heap', async () => {
+    // prepare: a few staff ids repeat (the writer builds a dictionary), the order ids do not
+    const columns = parquetColumnsFor(factSalesOrder);
+    const rows = Array.from({ length: 30 }, (_, index) => salesOrder(index + 1, { sales_staff_id: 10 + (index % 3) }));
+
+    // act
+    const [group] = await readAll(encodeParquet(columns, rows));
+
+    // assert
+    for (const name of ['sales_order_id', 'sales_staff_id', 'currency_id', 'units_sold']) {
+      expect(group!.columns.get(name)!.values, name).toBeInstanceOf(Int32Array);
+    }
+    expect(Array.from(group!.columns.get('sales_staff_id')!.values)).toEqual(rows.map((row) => row.sales_staff_id));
   });
 
   it('reads decimals exactly, including unscaled values beyond a double’s exact range', async () => {
