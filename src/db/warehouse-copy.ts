@@ -3,7 +3,7 @@ import { finished } from 'node:stream/promises';
 import type { ColumnDef, ColumnType } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
 import { MICROS_PER_DAY, dateToDays, daysToDate, digitsAt, timeToMicros } from '../parquet/codec';
-import { formatMicros } from '../parquet/decode';
+import { formatDay, formatMicros } from '../parquet/decode';
 import type { RowBatch } from '../stages/load/ports';
 import { BlockPool } from './byte-blocks';
 
@@ -371,6 +371,16 @@ type WriteCell = (out: BinaryRows, row: number) => void;
  */
 function cellWriter(column: ColumnDef, encode: Encode, batch: RowBatch, index: number): WriteCell {
   const exact = batch.exact?.[index];
+  if (exact?.kind === 'date' && column.type.kind === 'date') {
+    const { integers, nulls } = exact;
+    return (out, row) => {
+      if (nulls?.[row] === 1) return out.nullField();
+      const days = integers[row]! - POSTGRES_EPOCH_DAYS;
+      // What an int32 holds; PostgreSQL itself refuses a day beyond its own range.
+      if ((days | 0) !== days) throw new CopyValueError(`${JSON.stringify(formatDay(integers[row]!))} is not a date PostgreSQL holds`);
+      out.int32Field(days);
+    };
+  }
   if (exact?.kind === 'time' && column.type.kind === 'time') {
     const { integers, nulls } = exact;
     return (out, row) => {

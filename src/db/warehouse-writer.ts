@@ -6,7 +6,7 @@ import { type ColumnDef, quoteIdent, text } from '../schemas/columns';
 import type { CellValue } from '../schemas/rows';
 import { type DimensionDef, type FactDef, SOURCE_VERSION_COLUMN, dimDate, fileColumns, singleKeyColumn } from '../schemas/warehouse';
 import type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from '../stages/load/ports';
-import { rowBatchesOf } from '../stages/load/row-batches';
+import { addColumnKeys, rowBatchesOf } from '../stages/load/row-batches';
 import { DistinctKeys } from '../stages/shared/distinct-keys';
 import { CopyValueError, writeBinaryCopy } from './warehouse-copy';
 import { type WarehouseSchemaNames, defaultWarehouseSchemaNames, qualified, sqlType, versionTableName } from './warehouse-ddl';
@@ -116,7 +116,7 @@ class ReferencedKeys {
     return (async function* () {
       for await (const batch of rows) {
         for (const { factColumns, keys } of targets) {
-          for (const { index } of factColumns) keys.addColumn(batch.values[index]!, batch.rowCount);
+          for (const { index } of factColumns) addColumnKeys(keys, batch, index);
         }
         yield batch;
       }

@@ -11,11 +11,11 @@ import { MICROS_PER_DAY, daysToDate, microsToTime, unscaledToDecimal } from './c
  * of an object at a time instead of all of it. `decodeParquet` gives the same values as rows.
  *
  * Dates, times and decimals are read as their raw integers (the annotations are stripped before
- * decoding). A date is formatted here, once per distinct day. A time or decimal column whose
- * integers all fit a double exactly (|n| < 2^53) is kept as those integers (`exact`), and its
- * text is formatted only if a reader asks for `values`: the load validates and encodes the
- * integers, which spared it a round trip through text for two times and a decimal per fact row.
- * A column with a larger integer is formatted through BigInt. Money never passes through a
+ * decoding). A date, time or decimal column whose integers all fit a double exactly (|n| < 2^53;
+ * every date) is kept as those integers (`exact`), and its text is formatted only if a reader
+ * asks for `values` (a date once per distinct day): the load validates and encodes the integers,
+ * which spares it a round trip through text for four dates, two times and a decimal per fact
+ * row. A column with a larger integer is formatted through BigInt. Money never passes through a
  * float: a double holds an integer below 2^53 exactly.
  */
 
@@ -25,7 +25,7 @@ export type DecodedKind =
   | { readonly kind: 'int32' }
   /** A DECIMAL formatted with exactly `scale` digits after the point ("19.99", "-0.01", "7"). */
   | { readonly kind: 'decimal'; readonly scale: number }
-  /** A DATE (days since 1970-01-01) as `YYYY-MM-DD`; one string per distinct day. */
+  /** A DATE (days since 1970-01-01, kept as `exact`) as `YYYY-MM-DD`; one string per distinct day. */
   | { readonly kind: 'date' }
   /** A TIME as `HH:MM:SS.ffffff` (out-of-day values formatted as microsToTime formats them). */
   | { readonly kind: 'time' }
@@ -37,12 +37,12 @@ export type DecodedKind =
   | { readonly kind: 'other' };
 
 /**
- * A time or decimal column as exact integers: microseconds of the day for a time, the unscaled
- * integer (19.99 at scale 2 is 1999) for a decimal. Every one is below 2^53 in magnitude, so a
- * double holds it exactly.
+ * A date, time or decimal column as exact integers: days since 1970-01-01 for a date,
+ * microseconds of the day for a time, the unscaled integer (19.99 at scale 2 is 1999) for a
+ * decimal. Every one is below 2^53 in magnitude, so a double holds it exactly.
  */
 export interface ExactIntegers {
-  readonly kind: 'time' | 'decimal';
+  readonly kind: 'date' | 'time' | 'decimal';
   /** Digits after the decimal point (0 for a time). */
   readonly scale: number;
   /** One integer per row; 0 where the value is NULL. */
@@ -201,10 +201,16 @@ function joinPages(pages: readonly RawValues[]): RawValues {
   return joined;
 }
 
-/** A column of a row group; a time or decimal column as exact integers where it can be, formatted only when asked. */
+/**
+ * A column of a row group; a date, time or decimal column as exact integers where it can be,
+ * formatted only when asked. A date column is always exact (an INT32 is far below 2^53): the
+ * load encodes and checks its days, and formats only the few distinct days it needs as text.
+ * Formatted on decoding, each fact date column was an array of strings per row group, which
+ * lived long enough to be promoted to V8's old generation (README, Performance).
+ */
 function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, string>): DecodedColumn {
   const { name, decoded } = plan;
-  const exact = decoded.kind === 'time' || decoded.kind === 'decimal' ? exactIntegers(decoded, raw) : undefined;
+  const exact = decoded.kind === 'time' || decoded.kind === 'decimal' || decoded.kind === 'date' ? exactIntegers(decoded, raw) : undefined;
   if (!exact) return { name, decoded, values: convert(decoded, raw, dates) };
   let formatted: CellValue[] | undefined;
   return {
@@ -212,7 +218,7 @@ function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, stri
     decoded,
     exact,
     get values() {
-      formatted ??= formatExact(exact);
+      formatted ??= formatExact(exact, dates);
       return formatted;
     },
   };
@@ -224,7 +230,7 @@ function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, stri
  * arrives as a BigInt64Array, whose two 32-bit halves are read directly, so no BigInt is made
  * per value.
  */
-function exactIntegers(decoded: DecodedKind & { kind: 'time' | 'decimal' }, raw: RawValues): ExactIntegers | undefined {
+function exactIntegers(decoded: DecodedKind & { kind: 'date' | 'time' | 'decimal' }, raw: RawValues): ExactIntegers | undefined {
   const scale = decoded.kind === 'decimal' ? decoded.scale : 0;
   const integers = new Float64Array(raw.length);
   let nulls: Uint8Array | null = null;
@@ -253,14 +259,37 @@ function exactIntegers(decoded: DecodedKind & { kind: 'time' | 'decimal' }, raw:
   return { kind: decoded.kind, scale, integers, nulls };
 }
 
-/** Exact integers as rows.ts text, exactly as the BigInt path formats them. */
-function formatExact({ kind, scale, integers, nulls }: ExactIntegers): CellValue[] {
+/** Exact integers as rows.ts text, exactly as the BigInt path (or, for a date, convert) formats them. */
+function formatExact({ kind, scale, integers, nulls }: ExactIntegers, dates: Map<number, string>): CellValue[] {
   const values = new Array<CellValue>(integers.length);
   for (let index = 0; index < integers.length; index += 1) {
     if (nulls?.[index] === 1) values[index] = null;
+    else if (kind === 'date') values[index] = dateText(integers[index]!, dates);
     else values[index] = kind === 'time' ? formatMicros(integers[index]!) : formatUnscaled(integers[index]!, scale);
   }
   return values;
+}
+
+/** A day as `YYYY-MM-DD`, one string per distinct day of the file. */
+function dateText(day: number, dates: Map<number, string>): string {
+  let text = dates.get(day);
+  if (text === undefined) {
+    text = formatDay(day);
+    dates.set(day, text);
+  }
+  return text;
+}
+
+/** JavaScript's dates reach 100,000,000 days either side of 1970-01-01. */
+const MAX_JS_DAYS = 100_000_000;
+
+/**
+ * Days since 1970-01-01 → `YYYY-MM-DD`, as daysToDate formats them. A day beyond JavaScript's
+ * dates (only a damaged file has one) is described instead, for the validator to refuse with
+ * its row and column.
+ */
+export function formatDay(day: number): string {
+  return Math.abs(day) <= MAX_JS_DAYS ? daysToDate(day) : `${day} days from 1970-01-01`;
 }
 
 function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string>): ArrayLike<CellValue | undefined> {
@@ -271,16 +300,10 @@ function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string
     case 'boolean':
       // Already in the rows.ts representation: no copy.
       return raw as ArrayLike<CellValue | undefined>;
+    // Only a column that exactIntegers refused gets here: a value that is not an integer. INT32
+    // never gives one, so this is a file whose date column is not what its annotation says.
     case 'date':
-      return mapValues(raw, (days) => {
-        const day = Number(days);
-        let text = dates.get(day);
-        if (text === undefined) {
-          text = daysToDate(day);
-          dates.set(day, text);
-        }
-        return text;
-      });
+      return mapValues(raw, (days) => dateText(Number(days), dates));
     // Only a column that exactIntegers refused gets here: one of its integers is beyond a
     // double's exact range, so every value goes through BigInt. Whatever BigInt() refuses (a
     // byte-array decimal, a fraction) fails here: such a file is unreadable.

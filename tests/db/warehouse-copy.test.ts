@@ -267,6 +267,29 @@ describe('binary COPY input', () => {
     ).toBe(true);
   });
 
+  it('encodes dates given as exact days in the very bytes it writes for their text', () => {
+    // prepare: either side of 1970 and 2000 (PostgreSQL's epoch), leap days, the ends of four-digit years, and a NULL
+    const days = [-719_162, -683_003, -1, 0, 1, 10_956, 10_957, 10_958, 11_016, 19_782, 2_932_896, 0];
+    const nulls = Uint8Array.from(days, (_, index) => (index === days.length - 1 ? 1 : 0));
+    const column = { ...date('on'), nullable: true };
+    const text = days.map((day, index) => (nulls[index] === 1 ? null : daysToDate(day)));
+
+    // act
+    const fromDays = binaryRows([column], { rowCount: days.length, values: [text], exact: [{ kind: 'date', scale: 0, integers: Float64Array.from(days), nulls }] });
+
+    // assert
+    expect(fromDays.equals(binaryRows([column], { rowCount: days.length, values: [text] }))).toBe(true);
+  });
+
+  it('refuses an exact day PostgreSQL cannot hold, naming the row and column', () => {
+    // prepare
+    const days = [0, 2 ** 31 + 10_957];
+
+    // act / assert
+    expect(() => binaryRows([date('on')], { rowCount: 2, values: [[]], exact: [{ kind: 'date', scale: 0, integers: Float64Array.from(days), nulls: null }] }))
+      .toThrow('row 2, column on: "2147494605 days from 1970-01-01" is not a date PostgreSQL holds');
+  });
+
   it('refuses an exact time outside the day as it refuses its text, naming the row and column', () => {
     // prepare
     const micros = [0, 86_400_000_001];

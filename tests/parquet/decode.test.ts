@@ -88,6 +88,20 @@ describe('openParquet', () => {
     expect(Array.from(group!.columns.get('sales_staff_id')!.values)).toEqual(rows.map((row) => row.sales_staff_id));
   });
 
+  it('gives dates as exact days too, formatted only when their values are read', async () => {
+    // prepare
+    const columns = parquetColumnsFor(factSalesOrder);
+    const rows = [salesOrder(1, { created_date: '1969-12-31' }), salesOrder(2, { created_date: '2024-02-29' })];
+
+    // act
+    const [group] = await readAll(encodeParquet(columns, rows));
+
+    // assert
+    const created = group!.columns.get('created_date')!;
+    expect(created.exact).toEqual({ kind: 'date', scale: 0, integers: Float64Array.of(-1, 19_782), nulls: null });
+    expect(created.values).toEqual(['1969-12-31', '2024-02-29']);
+  });
+
   it('reads decimals exactly, including unscaled values beyond a double’s exact range', async () => {
     // prepare
     const columns = [money('price', 10), { ...money('amount'), nullable: true }];

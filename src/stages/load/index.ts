@@ -11,7 +11,7 @@ import { DistinctKeys } from '../shared/distinct-keys';
 import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
 import { ObjectBuffers } from '../shared/object-buffers';
 import type { MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
-import { batchOfColumns, selectedColumns } from './row-batches';
+import { addColumnKeys, batchOfColumns, selectedColumns } from './row-batches';
 import { createRowGroupValidator } from './validate-rows';
 
 export type { ApplyMeta, FactApplyMeta, FactApplyOutcome, MissingReference, RowBatch, RowBatches, Warehouse } from './ports';
@@ -135,7 +135,7 @@ function datesReferredTo(columns: readonly ColumnDef[]): { add(batch: RowBatch):
   const dates = new DistinctKeys();
   return {
     add(batch) {
-      for (const index of dateColumns) dates.addColumn(batch.values[index]!, batch.rowCount);
+      for (const index of dateColumns) addColumnKeys(dates, batch, index);
     },
     rows: () => dates.values().map(String).sort().map(dimDateRow),
   };

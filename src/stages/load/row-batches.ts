@@ -1,6 +1,7 @@
 import type { ColumnDef } from '../../schemas/columns';
 import type { CellValue, Row } from '../../schemas/rows';
 import type { ExactIntegers } from '../../parquet/decode';
+import type { DistinctKeys } from '../shared/distinct-keys';
 import type { RowBatch, RowBatches } from './ports';
 
 /** Rows already held as objects (a few dim_date rows, a test's rows) as one batch. */
@@ -45,4 +46,14 @@ export function batchOfColumns(rowCount: number, columns: readonly BatchColumn[]
     else values[index] = column.values();
   });
   return { rowCount, values, exact };
+}
+
+/**
+ * Adds the values of one column of a batch to `keys`. A date column given as exact days is
+ * added as days, so its values are never formatted (see DistinctKeys.addDays).
+ */
+export function addColumnKeys(keys: DistinctKeys, batch: RowBatch, index: number): void {
+  const exact = batch.exact?.[index];
+  if (exact?.kind === 'date') keys.addDays(exact.integers, exact.nulls, batch.rowCount);
+  else keys.addColumn(batch.values[index]!, batch.rowCount);
 }

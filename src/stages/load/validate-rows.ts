@@ -155,9 +155,14 @@ function suspectScan(column: ColumnDef, decoded: DecodedColumn['decoded']): Susp
 }
 
 
+/** 0100-01-01 and 9999-12-31 in days since 1970-01-01: the dates isCalendarDate accepts lie between. */
+const FIRST_CALENDAR_DAY = Date.UTC(100, 0, 1) / 86_400_000;
+const LAST_CALENDAR_DAY = Date.UTC(9999, 11, 31) / 86_400_000;
+
 /**
  * The first suspect at or after `from` among exact integers (see ExactIntegers): a NULL in a
- * NOT NULL column, a time outside the day, a decimal with too many whole digits. Checking the
+ * NOT NULL column, a date outside four-digit years, a time outside the day, a decimal with too
+ * many whole digits. Checking the
  * integers spares formatting the text of every value; only a suspect is formatted, for
  * valueProblem to judge with its own rule and message.
  */
@@ -166,7 +171,10 @@ type ExactScan = (exact: ExactIntegers, from: number, end: number) => number;
 function exactScan(column: ColumnDef): ExactScan | null {
   const type = column.type;
   let outOfRange: (integer: number, scale: number) => boolean;
-  if (type.kind === 'time') {
+  if (type.kind === 'date') {
+    // isCalendarDate accepts four-digit years from 0100 (Date.UTC reads 0–99 as 1900–1999).
+    outOfRange = (days) => !(days >= FIRST_CALENDAR_DAY && days <= LAST_CALENDAR_DAY);
+  } else if (type.kind === 'time') {
     // timePattern allows 00:00:00.000000 to 23:59:59.999999.
     outOfRange = (micros) => !(micros >= 0 && micros < MICROS_PER_DAY);
   } else if (type.kind === 'decimal') {

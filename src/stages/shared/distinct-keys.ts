@@ -1,3 +1,4 @@
+import { formatDay } from '../../parquet/decode';
 import type { CellValue } from '../../schemas/rows';
 
 /**
@@ -7,6 +8,32 @@ import type { CellValue } from '../../schemas/rows';
  */
 const BITSET_LIMIT = 2 ** 24;
 
+/** Small non-negative integers as bits, grown as far as the largest one seen. */
+class SmallIntegers {
+  private bits = new Uint32Array(0);
+
+  /** Whether `value` (a small non-negative integer: see fits) was not there before; it is now. */
+  add(value: number): boolean {
+    const word = value >>> 5;
+    if (word >= this.bits.length) this.grow(word);
+    const bit = 1 << (value & 31);
+    if ((this.bits[word]! & bit) !== 0) return false;
+    this.bits[word] = this.bits[word]! | bit;
+    return true;
+  }
+
+  static fits(value: number): boolean {
+    return (value >>> 0) === value && value < BITSET_LIMIT;
+  }
+
+  private grow(word: number): void {
+    // Doubling keeps the copies few for values that arrive in ascending order.
+    const grown = new Uint32Array(Math.max(word + 1, this.bits.length * 2, 64));
+    grown.set(this.bits);
+    this.bits = grown;
+  }
+}
+
 /**
  * The distinct non-null values of some columns, gathered as their rows pass: the keys a fact
  * object refers to in one dimension, or the dates it needs in dim_date.
@@ -14,12 +41,16 @@ const BITSET_LIMIT = 2 ** 24;
  * It is on the load's hot path, once per row and foreign-key column (nine per sales order), where
  * a Set alone cost about 6% of the load's CPU. Two shortcuts keep most values out of the Set: a
  * value equal to the one in the row before (dates of orders in created order) is skipped, and a
- * small non-negative integer (every id) is a bit in a bitset.
+ * small non-negative integer (every id) is a bit in a bitset. A date column read from Parquet
+ * comes as days (addDays), and only each new day is formatted as text.
  */
 export class DistinctKeys {
-  private bits = new Uint32Array(0);
+  private readonly smallIntegers = new SmallIntegers();
   private readonly integers: number[] = [];
   private readonly others = new Set<CellValue>();
+  /** The days addDays has seen: from 1970 on as bits, any other in a Set. */
+  private readonly days = new SmallIntegers();
+  private readonly otherDays = new Set<number>();
 
   /** Adds the first `rowCount` values of a column. */
   addColumn(values: ArrayLike<CellValue | undefined>, rowCount: number): void {
@@ -30,9 +61,35 @@ export class DistinctKeys {
       previous = value;
       // A NULL refers to nothing, as PostgreSQL's own foreign-key check has it.
       if (value === null || value === undefined) continue;
-      if (typeof value === 'number' && (value >>> 0) === value && value < BITSET_LIMIT) this.addInteger(value);
-      else this.others.add(value);
+      if (typeof value === 'number' && SmallIntegers.fits(value)) {
+        if (this.smallIntegers.add(value)) this.integers.push(value);
+      } else {
+        this.others.add(value);
+      }
     }
+  }
+
+  /**
+   * Adds the first `rowCount` dates of a column given as days since 1970-01-01 (a date column's
+   * ExactIntegers; `nulls` marks its NULLs): each as its `YYYY-MM-DD` text, as addColumn would
+   * add the column's values.
+   */
+  addDays(days: ArrayLike<number>, nulls: Uint8Array | null, rowCount: number): void {
+    let previous = Number.NaN;
+    for (let row = 0; row < rowCount; row += 1) {
+      if (nulls?.[row] === 1) continue;
+      const day = days[row]!;
+      if (day === previous) continue;
+      previous = day;
+      if (this.isNewDay(day)) this.others.add(formatDay(day));
+    }
+  }
+
+  private isNewDay(day: number): boolean {
+    if (SmallIntegers.fits(day)) return this.days.add(day);
+    if (this.otherDays.has(day)) return false;
+    this.otherDays.add(day);
+    return true;
   }
 
   /** Every distinct value added, in no particular order. */
@@ -42,21 +99,5 @@ export class DistinctKeys {
 
   get size(): number {
     return this.integers.length + this.others.size;
-  }
-
-  private addInteger(value: number): void {
-    const word = value >>> 5;
-    if (word >= this.bits.length) this.grow(word);
-    const bit = 1 << (value & 31);
-    if ((this.bits[word]! & bit) !== 0) return;
-    this.bits[word] = this.bits[word]! | bit;
-    this.integers.push(value);
-  }
-
-  private grow(word: number): void {
-    // Doubling keeps the copies few for ids that arrive in ascending order.
-    const grown = new Uint32Array(Math.max(word + 1, this.bits.length * 2, 64));
-    grown.set(this.bits);
-    this.bits = grown;
   }
 }

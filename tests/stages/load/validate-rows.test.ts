@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeParquet, microsToTime, unscaledToDecimal } from '../../../src/parquet/codec';
-import { type DecodedKind, type DecodedRowGroup, type ExactIntegers, openParquet } from '../../../src/parquet/decode';
+import { type DecodedKind, type DecodedRowGroup, type ExactIntegers, formatDay, openParquet } from '../../../src/parquet/decode';
 import { type ColumnDef, boolean, date, int, money, nullableText, text, time } from '../../../src/schemas/columns';
 import type { CellValue, Row } from '../../../src/schemas/rows';
 import { type InvalidValue, createRowGroupValidator, firstInvalidValue, valueProblem } from '../../../src/stages/load/validate-rows';
@@ -123,7 +123,7 @@ describe('createRowGroupValidator', () => {
     }
   });
 
-  it('judges times and decimals kept as exact integers exactly as valueProblem judges their text', () => {
+  it('judges dates, times and decimals kept as exact integers exactly as valueProblem judges their text', () => {
     // prepare: integers no transform writes, in row groups built by hand
     const day = 86_400_000_000;
     const tight = { ...money('price'), type: { kind: 'decimal' as const, scale: 2, precision: 2 } };
@@ -141,12 +141,23 @@ describe('createRowGroupValidator', () => {
       [nullable, 'decimal', 2, null],
       [tight, 'decimal', 2, 50],
       [tight, 'decimal', 2, -99],
+      // days since 1970-01-01: 0100-01-01 and 9999-12-31 are the ends isCalendarDate accepts
+      ...[-683_004, -683_003, -1, 0, 19_782, 2_932_896, 2_932_897, -719_529, 100_000_001, -2_147_483_648].map(
+        (days): [ColumnDef, ExactIntegers['kind'], number, number | null] => [date('d'), 'date', 0, days],
+      ),
+      [date('d'), 'date', 0, null],
+      [date('d'), 'time', 0, 0], // a time where a date belongs
+      [time('t'), 'date', 0, 0], // a date where a time belongs
     ];
 
+    const textOf = (kind: ExactIntegers['kind'], scale: number, integer: number): string => {
+      if (kind === 'date') return formatDay(integer);
+      return kind === 'time' ? microsToTime(BigInt(integer)) : unscaledToDecimal(BigInt(integer), scale);
+    };
     for (const [column, kind, scale, integer] of candidates) {
-      const text = integer === null ? null : kind === 'time' ? microsToTime(BigInt(integer)) : unscaledToDecimal(BigInt(integer), scale);
+      const text = integer === null ? null : textOf(kind, scale, integer);
       const exact: ExactIntegers = { kind, scale, integers: Float64Array.of(integer ?? 0), nulls: integer === null ? Uint8Array.of(1) : null };
-      const decoded: DecodedKind = kind === 'time' ? { kind: 'time' } : { kind: 'decimal', scale };
+      const decoded: DecodedKind = kind === 'decimal' ? { kind: 'decimal', scale } : { kind };
 
       // act
       const group: DecodedRowGroup = { rowStart: 40, rowCount: 1, columns: new Map([[column.name, { name: column.name, decoded, values: [text], exact }]]) };
