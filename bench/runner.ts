@@ -177,7 +177,7 @@ function nodeOptionsFor(stage: BenchStage, options: BenchOptions): string[] {
  * (infra/stack.cjs), so a stage worker runs the handlers' code as Lambda does. Run through tsx,
  * its loader thread and TypeScript compilation had added ~60 MB to every worker's resident
  * memory that no deployed function has (the load handler: 121 MB after import under tsx, 57 MB
- * as its bundle). With TOTES_BENCH_PROFILE the identifiers stay unminified, for readable profiles.
+ * as its bundle). With TOTES_BENCH_PROFILE the bundle is not minified, so profiles name each function and line.
  */
 async function bundleWorker(outputDir: string): Promise<string> {
   const { exclude, packager: _packager, outputFileExtension, mainFields, plugins, ...settings } = stackDefinition.esbuild;
@@ -185,7 +185,8 @@ async function bundleWorker(outputDir: string): Promise<string> {
   await build({
     ...settings,
     mainFields: [...mainFields],
-    ...(process.env.TOTES_BENCH_PROFILE ? { minifyIdentifiers: false } : {}),
+    // `minifyIdentifiers: false` alone left the names minified: esbuild's `minify: true` wins.
+    ...(process.env.TOTES_BENCH_PROFILE ? { minify: false } : {}),
     external: [...exclude],
     plugins: requireInfra(resolve(projectRoot, plugins)) as Plugin[],
     entryPoints: [resolve(projectRoot, 'bench/worker.ts')],

@@ -12,8 +12,8 @@ export interface RowBatch {
    */
   readonly values: ReadonlyArray<ArrayLike<CellValue | undefined>>;
   /**
-   * Per column, the same values as exact integers, for a time or decimal column read from Parquet
-   * (see ExactIntegers): a writer that can use them need not parse the text of `values`.
+   * Per column, the same values as exact integers, for a date, time or decimal column read from
+   * Parquet (see ExactIntegers): a writer that can use them need not parse the text of `values`.
    */
   readonly exact?: ReadonlyArray<ExactIntegers | undefined>;
 }
