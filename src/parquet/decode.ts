@@ -326,8 +326,14 @@ function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string
  */
 function int32Values(raw: RawValues): ArrayLike<CellValue | undefined> {
   if (raw instanceof Int32Array) return raw;
-  for (let index = 0; index < raw.length; index += 1) if (typeof raw[index] !== 'number') return raw as ArrayLike<CellValue | undefined>;
-  return Int32Array.from(raw as ArrayLike<number>);
+  // One pass that copies while it checks (Int32Array.from walks an array through its iterator).
+  const integers = new Int32Array(raw.length);
+  for (let index = 0; index < raw.length; index += 1) {
+    const value = raw[index];
+    if (typeof value !== 'number') return raw as ArrayLike<CellValue | undefined>;
+    integers[index] = value;
+  }
+  return integers;
 }
 
 function mapValues(raw: RawValues, each: (value: unknown) => CellValue): CellValue[] {
