@@ -30,7 +30,7 @@ const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
  * share Lambda ties to memory) would otherwise hold garbage up to it. The budget keeps a
  * function's resident memory under 512 MB whatever its memorySize (the bench runs each stage
  * with the same flag and measures it; its working set is bounded: at most two objects of
- * maxRowsPerObject rows in flight). The bundles ship source maps; --enable-source-maps makes
+ * maxRowsPerObject rows in flight, one in the load). The bundles ship source maps; --enable-source-maps makes
  * stack traces point at the TypeScript.
  *
  * `semiSpaceMb` caps V8's young generation (--max-semi-space-size). The extract allocates little
@@ -65,7 +65,8 @@ function withNodeOptions(settings) {
  * (src/stages/shared/in-flight.ts), each up to 100,000 rows, so a batch of two: a bigger batch
  * only queues objects inside one invocation while Lambda could run them in another, and makes
  * the invocation as long as all of them (the bench's initial load finished with one worker still
- * working through its batch of ten while the other stood idle).
+ * working through its batch of ten while the other stood idle). The load works on one object at
+ * a time (src/stages/load/index.ts) and keeps the batch of two it was measured with.
  */
 const functionSettings = Object.freeze({
   extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384, semiSpaceMb: 2, v8PoolSize: 1 }),

@@ -5,7 +5,9 @@
  * initial load put ten 100,000-row objects in flight in one 1 GB container: the bench measured
  * 1.1 GB peak RSS for the transform at 1,000,000 sales orders. The container has about one vCPU,
  * so more than two objects at once only add memory, not speed: two keep the CPU busy while the
- * other waits on S3 or PostgreSQL. Waiting here has no deadline; the Lambda timeout bounds it.
+ * other waits on S3 or PostgreSQL. The load takes one (stages/load/index.ts): its time is
+ * PostgreSQL's, and a second object only added memory. Waiting here has no deadline; the Lambda
+ * timeout bounds it.
  */
 export type InFlightLimit = <T>(work: () => Promise<T>) => Promise<T>;
 

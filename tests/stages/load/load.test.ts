@@ -8,6 +8,7 @@ import { encodeParquet, parquetColumnsFor } from '../../../src/parquet/codec';
 import { fileColumns, factSalesOrder, dimStaff } from '../../../src/schemas/warehouse';
 import { silentLogger } from '../../../src/observability/logger';
 import { type LoadDeps, loadObject } from '../../../src/stages/load';
+import { createInFlightLimit } from '../../../src/stages/shared/in-flight';
 import { ObjectBuffers } from '../../../src/stages/shared/object-buffers';
 import { MemoryObjectStore } from '../../support/memory-object-store';
 import { createTestDatabase, type TestDatabase } from '../../support/pg';
@@ -206,7 +207,9 @@ describe('loadObject', () => {
     }
 
     // act
-    const results = await Promise.allSettled(keys.reverse().map((key) => loadObject({ key }, deps)));
+    // As many at once as Lambda instances would run: a process loads one object at a time.
+    const concurrent = { ...deps, objectsInFlight: createInFlightLimit(keys.length) };
+    const results = await Promise.allSettled(keys.reverse().map((key) => loadObject({ key }, concurrent)));
 
     // assert
     const failures = results.filter((result) => result.status === 'rejected');
@@ -449,6 +452,39 @@ describe('loadObject', () => {
     expect(log.rows).toEqual([{ rows_in_file: 25 }]);
   });
 
+  it('loads one object at a time in a process, whatever the batch hands it', async () => {
+    // prepare: every read notes how many objects are being loaded at that moment
+    await loadAll(await putSalesDimensions());
+    const keys = await Promise.all([1, 2, 3].map((id) => putProcessed(store, 'fact_sales_order', [salesOrderRow(id, '2024-11-21 09:38:15.221234')])));
+    let loading = 0;
+    let mostAtOnce = 0;
+    const reading = store;
+    const counting = Object.assign(Object.create(reading) as MemoryObjectStore, {
+      getBytes: async (key: string, allocate?: (byteLength: number) => Uint8Array) => {
+        loading += 1;
+        mostAtOnce = Math.max(mostAtOnce, loading);
+        return reading.getBytes(key, allocate);
+      },
+    });
+    const warehouse = deps.warehouse;
+    const tracked = Object.assign(Object.create(warehouse) as typeof warehouse, {
+      applyFacts: async (...args: Parameters<typeof warehouse.applyFacts>) => {
+        try {
+          return await warehouse.applyFacts(...args);
+        } finally {
+          loading -= 1;
+        }
+      },
+    });
+
+    // act
+    const reports = await Promise.all(keys.map((key) => loadObject({ key }, { ...deps, processed: counting, warehouse: tracked })));
+
+    // assert
+    expect(reports.map((report) => report.rowsApplied)).toEqual([1, 1, 1]);
+    expect(mostAtOnce).toBe(1);
+  });
+
   it('reads each object into memory kept from the one before, and a smaller object after a larger one loads only its own rows', async () => {
     // prepare: a wide dim_staff object, then a one-row one whose bytes are read over its memory
     const read: Uint8Array[] = [];
@@ -510,7 +546,8 @@ describe('loadObject', () => {
 
     // act: the connections the aborted COPYs ran on load the fixed file
     const fixed = await putProcessed(store, 'fact_sales_order', rows.map((row) => ({ ...row, unit_price: '19.99' })), { rowGroupSize: 10 });
-    const reports = await Promise.all([loadObject({ key: fixed }, deps), loadObject({ key: fixed }, deps)]);
+    const concurrent = { ...deps, objectsInFlight: createInFlightLimit(2) };
+    const reports = await Promise.all([loadObject({ key: fixed }, concurrent), loadObject({ key: fixed }, concurrent)]);
 
     // assert
     expect(reports.map((report) => report.rowsInFile)).toEqual([25, 25]);
