@@ -434,7 +434,11 @@ function encodeRows(out: BinaryRows, columns: readonly ColumnDef[], encoders: re
  * end of a COPY) may not have been, so it is written from a copy (BinaryRows.closeBlock).
  */
 const COPY_BLOCK_BYTES = 512 * 1024;
-/** Two COPYs at once (two objects in flight) with a block or two each in the socket. */
+/**
+ * Room for two COPYs at once with a block or two each in the socket. A load process runs one
+ * (it loads one object at a time: stages/load/index.ts); the pool keeps only blocks that were in
+ * use together, so the room costs nothing when fewer are.
+ */
 const copyBlocks = new BlockPool(COPY_BLOCK_BYTES, 8);
 
 /**

@@ -40,8 +40,8 @@ export interface LoadReport {
  * Objects this process loads at once, whatever the batch size (see shared/in-flight.ts): one.
  * The load's time is PostgreSQL's, and the transactions of the other instances keep it busy; a
  * second object in flight only added its memory. Measured in the bench at 1M, one at a time
- * against two: the load's peak RSS 108–111 against 114–118 MB, its rate unchanged (README,
- * Performance, twelfth round).
+ * against two, alternating: the load's peak RSS 108–111 against 115–117 MB, its rate no lower
+ * (README, Performance, twelfth round).
  */
 const LOAD_OBJECTS_IN_FLIGHT = 1;
 const processObjectsInFlight = createInFlightLimit(LOAD_OBJECTS_IN_FLIGHT);

@@ -6,8 +6,8 @@
  * transaction, so V8 promotes it and only a full collection frees it. A load process reads ~45
  * objects at that scale against four or five at 100,000, so the garbage waiting for a collection
  * grew with the run's length (README, Performance). With kept buffers, that memory is as large as
- * the objects in flight; the price is that a process keeps its largest objects' worth (two, of
- * at most 100,000 rows each) for its life.
+ * the objects in flight; the price is that a process keeps its largest objects' worth (one per
+ * object in flight, of at most 100,000 rows; the load has one in flight) for its life.
  */
 export class ObjectBuffers {
   private readonly idle: ArrayBuffer[] = [];
