@@ -13,6 +13,7 @@ import { consumerBatchSize, stackDefinition } from '../src/local/stack-model';
 import { quoteIdent } from '../src/schemas/columns';
 import { seedTotesys } from '../src/seed/seed';
 import { measureBundles, type BundleFigure } from './bundles';
+import { measureWarehouseFloor } from './floor';
 import { measureLimit, type LimitResult } from './limit';
 import type { BenchStage, WorkerResult, WorkerSpec } from './worker';
 
@@ -70,6 +71,13 @@ export interface InitialLoadFigure {
   readonly limit_seconds: number;
   /** Every attempt of the limit's COPY; limit_rows_per_s is the fastest. */
   readonly limit_attempts_rows_per_s: readonly number[];
+  /**
+   * The warehouse floor (bench/floor.ts): PostgreSQL alone writing the star rows of this load
+   * into an empty warehouse with the spec's keys, fastest of its attempts; and the end-to-end
+   * rate a pipeline that cost nothing else would reach, sales orders over those seconds.
+   */
+  readonly warehouse_floor: { readonly rows: number; readonly seconds: number; readonly attempts_seconds: readonly number[]; readonly streams: number };
+  readonly floor_end_to_end_rows_per_s: number;
   /** End to end: the pipelined run's seconds and sales orders per second. */
   readonly seconds: number;
   readonly end_to_end_rows_per_s: number;
@@ -104,6 +112,8 @@ export interface BenchResult extends InitialLoadFigure {
 interface Databases {
   readonly totesysUrl: string;
   readonly warehouseUrl: string;
+  /** Where the bench may create and drop databases of its own. */
+  readonly adminUrl: string;
   readonly server: string;
   drop(): Promise<void>;
 }
@@ -135,7 +145,7 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
     const embedded = await openDatabases({ region: REGION, stage: 'bench' }, resolve(projectRoot, '.totes'), log);
     // The embedded cluster's databases persist: the seed resets totesys, the warehouse is emptied.
     await adminQuery(embedded.warehouseUrl, 'DROP SCHEMA IF EXISTS public CASCADE; DROP SCHEMA IF EXISTS totes CASCADE; CREATE SCHEMA public');
-    return { totesysUrl: embedded.totesysUrl, warehouseUrl: embedded.warehouseUrl, server: 'embedded', drop: async () => embedded.embedded?.stop() };
+    return { totesysUrl: embedded.totesysUrl, warehouseUrl: embedded.warehouseUrl, adminUrl: embedded.warehouseUrl, server: 'embedded', drop: async () => embedded.embedded?.stop() };
   }
   // TOTES_BENCH_LOG_SLOW_MS=<ms> has PostgreSQL log the warehouse statements slower than that (see the README's Performance section).
   const slowMs = Number(process.env.TOTES_BENCH_LOG_SLOW_MS);
@@ -143,6 +153,7 @@ async function createDatabases(adminUrl: string, log: (line: string) => void): P
   return {
     totesysUrl: urlFor(adminUrl, names[0]),
     warehouseUrl: urlFor(adminUrl, names[1]),
+    adminUrl,
     server: adminUrl.replace(/\/[^/]*$/, ''),
     drop: async () => {
       for (const name of names) await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
@@ -373,6 +384,10 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: RunO
     }
     const sequentialSeconds = stages.extract.seconds + stages.transform.seconds + stages.load.seconds;
     await checkComplete(staged, databases.warehouseUrl, salesOrders, 'stage-by-stage');
+    // One stream per core: at 1M on 2 cores, 3 and 4 streams took 6.2 s where 2 took 5.7 s.
+    const floor = await measureWarehouseFloor(databases.adminUrl, databases.warehouseUrl, cpus().length);
+    const floorAttempts = floor.attemptsSeconds.map((seconds) => seconds.toFixed(2)).join(' / ');
+    log(`${at} warehouse floor: PostgreSQL alone writes the ${floor.rows.toLocaleString('en-GB')} star rows in ${floor.seconds.toFixed(2)} s, the fastest of ${floorAttempts} (${floor.streams} streams): at most ${Math.round(salesOrders / floor.seconds).toLocaleString('en-GB')} sales orders/s end to end`);
 
     // 2. Pipelined, as deployed: the same source into an empty warehouse through a fresh stack.
     await emptyWarehouse(databases.warehouseUrl);
@@ -389,6 +404,8 @@ async function initialLoad(salesOrders: number, moto: RunningMoto, options: RunO
         limit_rows_per_s: limit.rowsPerS,
         limit_seconds: limit.seconds,
         limit_attempts_rows_per_s: limit.attemptsRowsPerS,
+        warehouse_floor: { rows: floor.rows, seconds: floor.seconds, attempts_seconds: floor.attemptsSeconds, streams: floor.streams },
+        floor_end_to_end_rows_per_s: salesOrders / floor.seconds,
         seconds: pipelined.seconds,
         end_to_end_rows_per_s: salesOrders / pipelined.seconds,
         sequential_seconds: sequentialSeconds,

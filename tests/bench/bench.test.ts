@@ -42,7 +42,7 @@ describe('npm run bench', () => {
     const stage = { rows_per_s: positive, peak_rss_mb: positive, rows: positive, objects: positive, invocations: positive, full_collections: count, young_collections: count, gc_pause_seconds: count };
     const stages = { extract: stage, transform: stage, load: stage };
     const run = {
-      sales_orders: expect.any(Number), limit_rows_per_s: positive, end_to_end_rows_per_s: positive, sequential_end_to_end_rows_per_s: positive, stages,
+      sales_orders: expect.any(Number), limit_rows_per_s: positive, floor_end_to_end_rows_per_s: positive, warehouse_floor: { seconds: positive, rows: positive }, end_to_end_rows_per_s: positive, sequential_end_to_end_rows_per_s: positive, stages,
       pipelined: { seconds: positive, rows_per_s: positive, stages },
     };
     expect(result).toMatchObject({ ...run, sales_orders: 2000, incremental_tick_seconds: positive, incremental_updated_rows: 20, cores: positive, memory_gb: positive });
@@ -50,6 +50,13 @@ describe('npm run bench', () => {
     const attempts = result.limit_attempts_rows_per_s as number[];
     expect(attempts).toHaveLength(3);
     expect(result.limit_rows_per_s).toBe(Math.max(...attempts));
+    // The warehouse floor wrote every star row the pipelined run loaded, and is its fastest attempt.
+    const floor = result.warehouse_floor as { rows: number; seconds: number; attempts_seconds: number[] };
+    const loaded = Object.values(result.warehouse_rows as Record<string, number>).reduce((total, rows) => total + rows, 0);
+    expect(floor.rows).toBe(loaded);
+    expect(floor.attempts_seconds).toHaveLength(3);
+    expect(floor.seconds).toBe(Math.min(...floor.attempts_seconds));
+    expect(result.floor_end_to_end_rows_per_s).toBeCloseTo(2000 / floor.seconds, 6);
     expect(result.scaling).toMatchObject([{ ...run, sales_orders: 1000 }, { ...run, sales_orders: 2000 }]);
     // The workers count V8's collections: even the smallest run has young ones.
     const stagesRun = result.stages as Record<string, { young_collections: number }>;
@@ -61,6 +68,7 @@ describe('npm run bench', () => {
 
   it('prints the markdown table with each figure against the limit', () => {
     expect(table).toContain('| limit: COPY TO STDOUT → COPY FROM STDIN (sales_order), fastest of 3 |');
+    expect(table).toMatch(/\| warehouse floor: .* \| [\d,]+ rows in [\d.]+ s: end to end at most [\d,]+ sales orders\/s \| \d+% \| \|/);
     expect(table).toMatch(/\| initial load end to end, pipelined as deployed .* \| \d+% \| ≥ 35% \|/);
     expect(table).toMatch(/\| initial load stage by stage .* \| \d+% \| \|/);
     expect(table).toMatch(/\| extract peak RSS \(per process; pipelined run\) \| \d+ MB; \d+ MB/);
