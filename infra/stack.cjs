@@ -29,8 +29,8 @@ const FAILURE_JOURNAL_TTL_SECONDS = FOURTEEN_DAYS + 24 * 60 * 60;
  * machine's memory and collects lazily while it has room, so a function given 1 GB (for the CPU
  * share Lambda ties to memory) would otherwise hold garbage up to it. The budget keeps a
  * function's resident memory under 512 MB whatever its memorySize (the bench runs each stage
- * with the same flag and measures it; its working set is bounded: at most two objects of
- * maxRowsPerObject rows in flight, one in the load). The bundles ship source maps; --enable-source-maps makes
+ * with the same flag and measures it; its working set is bounded: one object of at most
+ * maxRowsPerObject rows in flight in the transform and in the load). The bundles ship source maps; --enable-source-maps makes
  * stack traces point at the TypeScript.
  *
  * `semiSpaceMb` caps V8's young generation (--max-semi-space-size). The extract allocates little
@@ -61,12 +61,12 @@ function withNodeOptions(settings) {
 
 /**
  * Function timeouts, sizes, heap budgets and SQS batch sizes; serverless.yml and the local runtime read them
- * from here, the queues derive from them. A consumer works on at most two objects at once
- * (src/stages/shared/in-flight.ts), each up to 100,000 rows, so a batch of two: a bigger batch
+ * from here, the queues derive from them. A consumer works on one object at a time
+ * (src/stages/shared/in-flight.ts), each up to 100,000 rows, in batches of two: a bigger batch
  * only queues objects inside one invocation while Lambda could run them in another, and makes
  * the invocation as long as all of them (the bench's initial load finished with one worker still
- * working through its batch of ten while the other stood idle). The load works on one object at
- * a time (src/stages/load/index.ts) and keeps the batch of two it was measured with.
+ * working through its batch of ten while the other stood idle). Both consumers were measured
+ * with batches of two, when they still took two objects at once, and kept them.
  */
 const functionSettings = Object.freeze({
   extract: withNodeOptions({ timeout: 600, memorySize: 1024, heapMb: 384, semiSpaceMb: 2, v8PoolSize: 1 }),

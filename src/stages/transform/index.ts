@@ -2,7 +2,7 @@ import { parseIngestionKey, buildProcessedKey, type IngestionObject } from '../.
 import { sourceIdColumn, sourceTable } from '../../schemas/source';
 import type { WarehouseTableName } from '../../schemas/warehouse';
 import type { Logger, ObjectStore } from '../ports';
-import { createInFlightLimit, DEFAULT_OBJECTS_IN_FLIGHT } from '../shared/in-flight';
+import { createInFlightLimit } from '../shared/in-flight';
 import { warehouseBuilderFor } from './build';
 import { readSourceRecords } from './csv';
 import type { SourceStateStore } from './state';
@@ -18,8 +18,16 @@ export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
  */
 export const DEFAULT_ROW_GROUP_SIZE = 10_000;
 
-/** Objects this process transforms at once, whatever the batch size: see shared/in-flight.ts. */
-const objectsInFlight = createInFlightLimit(DEFAULT_OBJECTS_IN_FLIGHT);
+/**
+ * Objects this process transforms at once, whatever the batch size (see shared/in-flight.ts):
+ * one. The transform is CPU-bound in one JavaScript thread, so a second object in flight only
+ * overlapped its S3 reads and writes with the first one's parsing, and added its memory: over
+ * three alternating bench runs at 1M, one at a time peaked at 130–131 MB against 137–140 MB for
+ * two, and grew +2.7% to +6.3% from 100k against +7.0% to +13.0%, for a transform stage about 3%
+ * longer (8.1–8.3 against 7.9–8.0 s) and the same CPU. Its SQS batch stays two.
+ */
+const TRANSFORM_OBJECTS_IN_FLIGHT = 1;
+const objectsInFlight = createInFlightLimit(TRANSFORM_OBJECTS_IN_FLIGHT);
 
 export interface TransformDeps {
   readonly ingestion: ObjectStore;

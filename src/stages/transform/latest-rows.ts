@@ -27,8 +27,8 @@ type Store =
  * 100,000-row transaction object held a Map entry, a row object and its own strings per row
  * (~240 bytes, 112 MB per 133,333 rows with the source rows before). Here a row is 4 bytes of id,
  * 8 per nullable int, 26 of version, all outside the JS heap, and a slot per text value, text that
- * repeats (a transaction type) being one shared string: ~55 bytes. That matters when two such
- * objects are in flight in one process. The versions go to the encoder as their bytes, which the
+ * repeats (a transaction type) being one shared string: ~55 bytes. That mattered while two such
+ * objects could be in flight in one process. The versions go to the encoder as their bytes, which the
  * Parquet writer takes as they are instead of encoding a string per row.
  */
 export class LatestRows {

@@ -4,6 +4,7 @@ import { parseProcessedKey } from '../../../src/schemas/keys';
 import { sourceTable } from '../../../src/schemas/source';
 import { SOURCE_VERSION_COLUMN, warehouseTableNames } from '../../../src/schemas/warehouse';
 import { transformObject, type TransformReport } from '../../../src/stages/transform';
+import type { MemoryObjectStore } from '../../support/memory-object-store';
 import {
   DuckReader, MemoryStateStore, createTransformFixture, duckTime, realRows, toPgCsv, updateFiles,
   type JsonRow, type TransformFixture,
@@ -317,6 +318,39 @@ describe('transformObject joins and state', () => {
     const rows = await duck.rows(await fixture.processed.getBytes(outputKey([report!], 'fact_sales_order')));
 
     expect(rows.map((row) => row.sales_order_id)).toEqual(snapshot('sales_order').map((row) => row.sales_order_id));
+  });
+});
+
+describe('transformObject in a process', () => {
+  it('transforms one object at a time, whatever the batch hands it', async () => {
+    // prepare: an object counts from its read until its fact is written; the read takes a while
+    const fixture = createTransformFixture();
+    const keys = await Promise.all([1, 2, 3].map(() => fixture.putCsv('sales_order', snapshot('sales_order').slice(0, 10))));
+    let transforming = 0;
+    let mostAtOnce = 0;
+    const { ingestion, processed } = fixture;
+    const reading = Object.assign(Object.create(ingestion) as MemoryObjectStore, {
+      getStream: async (key: string) => {
+        transforming += 1;
+        mostAtOnce = Math.max(mostAtOnce, transforming);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return ingestion.getStream(key);
+      },
+    });
+    const writing = Object.assign(Object.create(processed) as MemoryObjectStore, {
+      putNew: async (...args: Parameters<MemoryObjectStore['putNew']>) => {
+        const result = await processed.putNew(...args);
+        if (args[0].startsWith('fact_sales_order/')) transforming -= 1;
+        return result;
+      },
+    });
+
+    // act
+    const reports = await Promise.all(keys.map((key) => transformObject({ key }, { ...fixture.deps, ingestion: reading, processed: writing })));
+
+    // assert
+    expect(reports.map((report) => report.outputs.map((output) => [output.table, output.rows]))).toEqual(keys.map(() => [['dim_date', expect.any(Number)], ['fact_sales_order', 10]]));
+    expect(mostAtOnce).toBe(1);
   });
 });
 
