@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { warehouseDdl } from '../src/db/warehouse-ddl';
+import { defaultWarehouseSchemaNames, warehouseDdl } from '../src/db/warehouse-ddl';
 import { quoteIdent } from '../src/schemas/columns';
 import { fileColumns, type WarehouseTableDef, warehouseTables } from '../src/schemas/warehouse';
 
@@ -100,8 +100,10 @@ async function createSpecSchema(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const ddl = warehouseDdl();
-    await client.query('CREATE SCHEMA IF NOT EXISTS totes');
+    // The default schemas: the filled warehouse's tables are read from public, as the bench loads them.
+    const ddl = warehouseDdl(defaultWarehouseSchemaNames);
+    // The bookkeeping tables stay empty; the DDL creates them with the star tables.
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(defaultWarehouseSchemaNames.bookkeepingSchema)}`);
     for (const statement of ddl.tables) await client.query(statement);
     for (const constraint of ddl.constraints) {
       await client.query(`ALTER TABLE ${quoteIdent(constraint.table)} ADD CONSTRAINT ${quoteIdent(constraint.name)} ${constraint.definition}`);

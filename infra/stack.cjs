@@ -62,7 +62,7 @@ function withNodeOptions(settings) {
 /**
  * Function timeouts, sizes, heap budgets and SQS batch sizes; serverless.yml and the local runtime read them
  * from here, the queues derive from them. A consumer works on one object at a time
- * (src/stages/shared/in-flight.ts), each up to 100,000 rows, in batches of two: a bigger batch
+ * (src/stages/shared/in-flight.ts), each of at most maxRowsPerObject rows, in batches of two: a bigger batch
  * only queues objects inside one invocation while Lambda could run them in another, and makes
  * the invocation as long as all of them (the bench's initial load finished with one worker still
  * working through its batch of ten while the other stood idle). Both consumers were measured
