@@ -27,7 +27,8 @@ export const FLOOR_ATTEMPTS = 3;
  * dimensions its foreign keys refer to are in. The empty warehouse has the spec's tables and
  * constraints only: each table's primary key, each fact's version key and every foreign key, no
  * index of the pipeline's own and none of its bookkeeping; the facts' surrogate keys are
- * generated again. The foreign keys are declared but not checked: their per-row triggers are off
+ * generated again. The tables are logged, as a warehouse that must survive a crash needs (an
+ * unlogged table is emptied by one). The foreign keys are declared but not checked: their per-row triggers are off
  * (`session_replication_role = replica`, as the load's one-pass COPY has them), and no check in
  * sets replaces them, as the load's does.
  *
