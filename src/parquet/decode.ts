@@ -76,8 +76,10 @@ export interface ParquetRowGroups {
   readonly columns: readonly string[];
   readonly rowCount: number;
   /**
-   * Decodes the row groups in file order; a group's memory is free once the next is asked for.
-   * Given `only`, a group holds just those columns, and no other column chunk is decoded.
+   * Decodes the row groups in file order. A group is valid only until the next is asked for:
+   * its integer arrays (`exact.integers`, a column's Int32Array) are reused for the next one
+   * (see ColumnScratch). Given `only`, a group holds just those columns, and no other column
+   * chunk is decoded.
    */
   rowGroups(only?: readonly string[]): AsyncGenerator<DecodedRowGroup>;
 }
@@ -141,6 +143,7 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
       const names = new Set(wanted.map((plan) => plan.name));
       // Shared by every row group: a date repeats across the whole file.
       const dates = new Map<number, string>();
+      const scratch = new ColumnScratch();
       let rowStart = 0;
       for (const group of metadata.row_groups) {
         const rowCount = Number(group.num_rows);
@@ -149,7 +152,7 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
         for (const plan of wanted) {
           const values = raw.get(plan.name) ?? [];
           if (values.length !== rowCount) throw new Error(`column ${plan.name} has ${values.length} values in a row group of ${rowCount} rows`);
-          columns.set(plan.name, decodedColumn(plan, values, dates));
+          columns.set(plan.name, decodedColumn(plan, values, dates, scratch));
         }
         yield { rowStart, rowCount, columns };
         rowStart += rowCount;
@@ -159,6 +162,36 @@ export function openParquet(bytes: Uint8Array): ParquetRowGroups {
 }
 
 type RawValues = ArrayLike<unknown>;
+
+/**
+ * The integer arrays of one pass over a file's row groups, one of each kind per column, reused
+ * from one row group to the next. Allocated per row group, they were most of what the load
+ * allocated outside V8's heap: about 94 MB per process over a 1,000,000-order initial load
+ * (Float64Arrays of exact integers 68 MB, Int32Arrays of ids 26 MB, in pieces of 40–80 KB),
+ * each piece malloc'd and freed again by the next collection, which left glibc's heap holding
+ * more memory the longer a process ran (README, Performance).
+ */
+class ColumnScratch {
+  private readonly doubles = new Map<string, Float64Array>();
+  private readonly ints = new Map<string, Int32Array>();
+
+  float64(name: string, length: number): Float64Array {
+    return ColumnScratch.take(this.doubles, name, length, (size) => new Float64Array(size));
+  }
+
+  int32(name: string, length: number): Int32Array {
+    return ColumnScratch.take(this.ints, name, length, (size) => new Int32Array(size));
+  }
+
+  private static take<T extends Float64Array | Int32Array>(held: Map<string, T>, name: string, length: number, allocate: (size: number) => T): T {
+    let array = held.get(name);
+    if (!array || array.length < length) {
+      array = allocate(length);
+      held.set(name, array);
+    }
+    return array.subarray(0, length) as T;
+  }
+}
 
 /**
  * Decodes each wanted column chunk of a row group straight from the file's bytes. hyparquet's
@@ -208,10 +241,10 @@ function joinPages(pages: readonly RawValues[]): RawValues {
  * Formatted on decoding, each fact date column was an array of strings per row group, which
  * lived long enough to be promoted to V8's old generation (README, Performance).
  */
-function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, string>): DecodedColumn {
+function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, string>, scratch: ColumnScratch): DecodedColumn {
   const { name, decoded } = plan;
-  const exact = decoded.kind === 'time' || decoded.kind === 'decimal' || decoded.kind === 'date' ? exactIntegers(decoded, raw) : undefined;
-  if (!exact) return { name, decoded, values: convert(decoded, raw, dates) };
+  const exact = decoded.kind === 'time' || decoded.kind === 'decimal' || decoded.kind === 'date' ? exactIntegers(decoded, raw, scratch.float64(name, raw.length)) : undefined;
+  if (!exact) return { name, decoded, values: convert(decoded, raw, dates, () => scratch.int32(name, raw.length)) };
   let formatted: CellValue[] | undefined;
   return {
     name,
@@ -225,14 +258,13 @@ function decodedColumn(plan: ColumnPlan, raw: RawValues, dates: Map<number, stri
 }
 
 /**
- * The column's integers as doubles, or undefined when one of them is 2^53 or more in magnitude
- * (or is not an integer at all): such a column keeps the BigInt path. A plain INT64 column
- * arrives as a BigInt64Array, whose two 32-bit halves are read directly, so no BigInt is made
- * per value.
+ * The column's integers as doubles, written into `integers` (one per row, from the scratch), or
+ * undefined when one of them is 2^53 or more in magnitude (or is not an integer at all): such a
+ * column keeps the BigInt path. A plain INT64 column arrives as a BigInt64Array, whose two
+ * 32-bit halves are read directly, so no BigInt is made per value.
  */
-function exactIntegers(decoded: DecodedKind & { kind: 'date' | 'time' | 'decimal' }, raw: RawValues): ExactIntegers | undefined {
+function exactIntegers(decoded: DecodedKind & { kind: 'date' | 'time' | 'decimal' }, raw: RawValues, integers: Float64Array): ExactIntegers | undefined {
   const scale = decoded.kind === 'decimal' ? decoded.scale : 0;
-  const integers = new Float64Array(raw.length);
   let nulls: Uint8Array | null = null;
   if (raw instanceof BigInt64Array) {
     const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
@@ -248,6 +280,8 @@ function exactIntegers(decoded: DecodedKind & { kind: 'date' | 'time' | 'decimal
     if (value === null || value === undefined) {
       nulls ??= new Uint8Array(raw.length);
       nulls[index] = 1;
+      // The scratch holds the last row group's integer here.
+      integers[index] = 0;
     } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
       integers[index] = value;
     } else if (typeof value === 'bigint' && value >= -9_007_199_254_740_991n && value <= 9_007_199_254_740_991n) {
@@ -292,10 +326,10 @@ export function formatDay(day: number): string {
   return Math.abs(day) <= MAX_JS_DAYS ? daysToDate(day) : `${day} days from 1970-01-01`;
 }
 
-function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string>): ArrayLike<CellValue | undefined> {
+function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string>, int32Scratch: () => Int32Array): ArrayLike<CellValue | undefined> {
   switch (decoded.kind) {
     case 'int32':
-      return int32Values(raw);
+      return int32Values(raw, int32Scratch);
     case 'text':
     case 'boolean':
       // Already in the rows.ts representation: no copy.
@@ -322,12 +356,13 @@ function convert(decoded: DecodedKind, raw: RawValues, dates: Map<number, string
  * An INT32 column without NULLs as an Int32Array. hyparquet gives a dictionary-encoded column
  * (most ids of a fact) as two JavaScript arrays, the indices and the values looked up, and those
  * lived as long as the row group: long enough for V8 to promote them to the old generation.
- * Copied at once, they die young, and the Int32Array's own memory is outside the heap.
+ * Copied at once, they die young; the copy goes into the pass's reused Int32Array
+ * (ColumnScratch), so it allocates nothing.
  */
-function int32Values(raw: RawValues): ArrayLike<CellValue | undefined> {
+function int32Values(raw: RawValues, scratch: () => Int32Array): ArrayLike<CellValue | undefined> {
   if (raw instanceof Int32Array) return raw;
   // One pass that copies while it checks (Int32Array.from walks an array through its iterator).
-  const integers = new Int32Array(raw.length);
+  const integers = scratch();
   for (let index = 0; index < raw.length; index += 1) {
     const value = raw[index];
     if (typeof value !== 'number') return raw as ArrayLike<CellValue | undefined>;

@@ -1,14 +1,25 @@
 import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { encodeParquet, microsToTime, parquetColumnsFor, unscaledToDecimal } from '../../src/parquet/codec';
-import { type DecodedRowGroup, formatMicros, formatUnscaled, openParquet } from '../../src/parquet/decode';
+import { type DecodedColumn, type DecodedRowGroup, formatMicros, formatUnscaled, openParquet } from '../../src/parquet/decode';
 import { boolean, date, money, nullableInt, nullableText, time } from '../../src/schemas/columns';
 import type { CellValue, Row } from '../../src/schemas/rows';
 import { dimTransaction, factSalesOrder } from '../../src/schemas/warehouse';
 
-async function readAll(bytes: Uint8Array): Promise<DecodedRowGroup[]> {
+/** A group as it was decoded: the decoder reuses its integer arrays for the next group. */
+function snapshot(group: DecodedRowGroup): DecodedRowGroup {
+  const columns = new Map<string, DecodedColumn>();
+  for (const [name, column] of group.columns) {
+    const values = column.values instanceof Int32Array ? column.values.slice() : Array.from(column.values);
+    const exact = column.exact ? { ...column.exact, integers: column.exact.integers.slice() } : undefined;
+    columns.set(name, { name: column.name, decoded: column.decoded, values, ...(exact ? { exact } : {}) });
+  }
+  return { ...group, columns };
+}
+
+async function readAll(bytes: Uint8Array, only?: readonly string[]): Promise<DecodedRowGroup[]> {
   const groups: DecodedRowGroup[] = [];
-  for await (const group of openParquet(bytes).rowGroups()) groups.push(group);
+  for await (const group of openParquet(bytes).rowGroups(only)) groups.push(snapshot(group));
   return groups;
 }
 
@@ -86,6 +97,36 @@ describe('openParquet', () => {
       expect(group!.columns.get(name)!.values, name).toBeInstanceOf(Int32Array);
     }
     expect(Array.from(group!.columns.get('sales_staff_id')!.values)).toEqual(rows.map((row) => row.sales_staff_id));
+  });
+
+  it('reuses a column\u2019s integer arrays from one row group to the next: a group is read before the next is asked for', async () => {
+    // prepare
+    const columns = parquetColumnsFor(factSalesOrder);
+    const rows = Array.from({ length: 6 }, (_, index) => salesOrder(index + 1, { unit_price: `${index}.25` }));
+
+    // act: each group read as the load reads it, before the next
+    const seen: Array<{ buffer: ArrayBufferLike; prices: number[] }> = [];
+    for await (const group of openParquet(encodeParquet(columns, rows, { rowGroupSize: 3 })).rowGroups()) {
+      const prices = group.columns.get('unit_price')!.exact!.integers;
+      seen.push({ buffer: prices.buffer, prices: [...prices] });
+    }
+
+    // assert
+    expect(seen.map(({ prices }) => prices)).toEqual([[25, 125, 225], [325, 425, 525]]);
+    expect(seen[1]!.buffer).toBe(seen[0]!.buffer);
+  });
+
+  it('writes 0 for a NULL of exact integers, whatever the group before held there', async () => {
+    // prepare
+    const columns = [{ ...money('amount'), nullable: true }];
+    const rows: Row[] = [{ amount: '1.00' }, { amount: '2.00' }, { amount: '3.00' }, { amount: null }];
+
+    // act
+    const integers: number[][] = [];
+    for await (const group of openParquet(encodeParquet(columns, rows, { rowGroupSize: 2 })).rowGroups()) integers.push([...group.columns.get('amount')!.exact!.integers]);
+
+    // assert
+    expect(integers).toEqual([[100, 200], [300, 0]]);
   });
 
   it('gives dates as exact days too, formatted only when their values are read', async () => {
@@ -174,8 +215,7 @@ describe('openParquet', () => {
       const start = Number(chunk.dictionary_page_offset || chunk.data_page_offset);
       bytes.fill(0xff, start, start + Number(chunk.total_compressed_size));
     }
-    const selected = [];
-    for await (const group of openParquet(bytes).rowGroups(['_source_version', 'transaction_id'])) selected.push(group);
+    const selected = await readAll(bytes, ['_source_version', 'transaction_id']);
 
     // assert
     expect(selected.map((group) => [...group.columns.keys()])).toEqual(Array.from({ length: 3 }, () => ['_source_version', 'transaction_id']));
