@@ -3,8 +3,10 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { defaultWarehouseSchemaNames, warehouseDdl } from '../src/db/warehouse-ddl';
+import { countWarehouseRows } from '../src/local/pipeline';
 import { quoteIdent } from '../src/schemas/columns';
 import { fileColumns, type WarehouseTableDef, warehouseTables } from '../src/schemas/warehouse';
+import { adminQuery, urlFor } from './pg-admin';
 
 export interface FloorResult {
   /** Star rows written, every table's. */
@@ -44,7 +46,7 @@ export const FLOOR_ATTEMPTS = 3;
  * checking the foreign keys afterwards (ALTER TABLE … ADD FOREIGN KEY) 2.8 s more.
  */
 export async function measureWarehouseFloor(adminUrl: string, filledWarehouseUrl: string, streams: number, attempts = FLOOR_ATTEMPTS): Promise<FloorResult> {
-  const counts = await rowCounts(filledWarehouseUrl);
+  const counts = new Map(Object.entries(await countWarehouseRows(filledWarehouseUrl)));
   const expected = [...counts.values()].reduce((total, rows) => total + rows, 0);
   const seconds: number[] = [];
   for (let attempt = 0; attempt < attempts; attempt += 1) {
@@ -56,43 +58,18 @@ export async function measureWarehouseFloor(adminUrl: string, filledWarehouseUrl
   return { rows: expected, seconds: Math.min(...seconds), attemptsSeconds: seconds, streams };
 }
 
-async function rowCounts(warehouseUrl: string): Promise<Map<string, number>> {
-  const client = new pg.Client({ connectionString: warehouseUrl });
-  await client.connect();
-  try {
-    const counts = new Map<string, number>();
-    // Table names come from the schema, never from input.
-    for (const table of warehouseTables) {
-      const { rows } = await client.query<{ rows: string }>(`SELECT count(*) AS rows FROM ${quoteIdent(table.name)}`);
-      counts.set(table.name, Number(rows[0]?.rows ?? 0));
-    }
-    return counts;
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
 /** One attempt into a fresh database, so no attempt finds the pages or statistics of another. */
 async function copyOnce(adminUrl: string, sourceUrl: string, counts: ReadonlyMap<string, number>, streams: number): Promise<{ rows: number; seconds: number }> {
   const database = `totes_bench_floor_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  await adminQuery(adminUrl, `CREATE DATABASE ${quoteIdent(database)}`);
   try {
-    await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
-    const targetUrl = databaseUrl(adminUrl, database);
+    const targetUrl = urlFor(adminUrl, database);
     await createSpecSchema(targetUrl);
     const started = performance.now();
     const rows = await copyTables(sourceUrl, targetUrl, counts, streams);
     return { rows, seconds: (performance.now() - started) / 1000 };
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`).catch(() => undefined);
   }
 }
 

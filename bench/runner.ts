@@ -15,6 +15,7 @@ import { seedTotesys } from '../src/seed/seed';
 import { measureBundles, type BundleFigure } from './bundles';
 import { measureWarehouseFloor } from './floor';
 import { measureLimit, type LimitResult } from './limit';
+import { adminQuery, urlFor } from './pg-admin';
 import type { BenchStage, WorkerResult, WorkerSpec } from './worker';
 
 const projectRoot = resolve(import.meta.dirname, '..');
@@ -116,22 +117,6 @@ interface Databases {
   readonly adminUrl: string;
   readonly server: string;
   drop(): Promise<void>;
-}
-
-function urlFor(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Two fresh databases on the machine's PostgreSQL, or the embedded one when nothing answers there. */
